@@ -1,0 +1,92 @@
+//! The admin API's one gate: every `/v1` request but the OpenAPI document must carry a
+//! live key (`Authorization: OAuth <key>`, `Bearer <key>` or `?api_key=`), and the key's
+//! role must reach the role the route table gives the operation.
+
+use actix_web::{
+    Error, FromRequest, HttpMessage, HttpRequest,
+    body::MessageBody,
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    middleware::Next,
+    web,
+};
+use chrono::Utc;
+use futures_util::future::{Ready, ready};
+
+use super::{AppState, error::ApiError, routes};
+use crate::store::{Actor, tokens};
+
+fn presented_key(req: &ServiceRequest) -> Option<String> {
+    if let Some(h) = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, key) = h.trim().split_once(' ')?;
+        if scheme.eq_ignore_ascii_case("oauth") || scheme.eq_ignore_ascii_case("bearer") {
+            return Some(key.trim().to_owned());
+        }
+        return None;
+    }
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "api_key")
+        .map(|(_, v)| v.into_owned())
+}
+
+pub async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Err(ApiError::Internal("application state missing".into()).into());
+    };
+    if req.path() == "/v1/openapi.json" {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let Some(key) = presented_key(&req) else {
+        return Err(ApiError::Unauthorized.into());
+    };
+    let token = tokens::authenticate(state.store.db(), &key, Utc::now())
+        .await
+        .map_err(ApiError::from)?;
+    let Some(token) = token else {
+        return Err(ApiError::Unauthorized.into());
+    };
+    if let Some(page_id) = req
+        .path()
+        .strip_prefix("/v1/pages/")
+        .map(|rest| rest.split('/').next().unwrap_or(""))
+    {
+        if page_id != state.store.page_id() {
+            return Err(ApiError::NotFound(format!("page '{page_id}' was not found")).into());
+        }
+    }
+    if let Some(op) = routes::find(&state.ops, req.method(), req.path()) {
+        if token.role < op.role {
+            return Err(ApiError::Forbidden {
+                have: token.role.as_str(),
+                need: op.role.as_str(),
+            }
+            .into());
+        }
+    }
+    req.extensions_mut().insert(Actor {
+        token_id: Some(token.id.clone()),
+        name: token.name.clone(),
+        role: token.role,
+    });
+    Ok(next.call(req).await?.map_into_right_body())
+}
+
+impl FromRequest for Actor {
+    type Error = ApiError;
+    type Future = Ready<Result<Actor, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Actor>()
+                .cloned()
+                .ok_or(ApiError::Unauthorized),
+        )
+    }
+}

@@ -1,0 +1,85 @@
+use actix_web::{HttpResponse, web};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::ok;
+use crate::http::{AppState, error::ApiError};
+use crate::store::{audit, events};
+
+#[derive(Debug, Deserialize)]
+pub struct EventQuery {
+    /// Only events with a larger sequence number.
+    after: Option<i64>,
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EventDoc {
+    /// Position in the log; strictly increasing.
+    pub seq: i64,
+    pub kind: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub payload: serde_json::Value,
+    pub created_at: String,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    q: web::Query<EventQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let all: Vec<EventDoc> = events::list_after(state.store.db(), q.after.unwrap_or(0), limit)
+        .await?
+        .into_iter()
+        .map(|e| EventDoc {
+            seq: e.seq,
+            kind: e.kind,
+            subject_type: e.subject_type,
+            subject_id: e.subject_id,
+            payload: e.payload,
+            created_at: e.created_at.to_rfc3339(),
+        })
+        .collect();
+    Ok(ok(&all))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    before: Option<i64>,
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AuditDoc {
+    pub id: i64,
+    pub at: String,
+    pub token_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub detail: serde_json::Value,
+}
+
+pub async fn audit(
+    state: web::Data<AppState>,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let all: Vec<AuditDoc> = audit::list(state.store.db(), q.before, limit)
+        .await?
+        .into_iter()
+        .map(|a| AuditDoc {
+            id: a.id,
+            at: a.at.to_rfc3339(),
+            token_id: a.token_id,
+            actor: a.actor,
+            action: a.action,
+            subject_type: a.subject_type,
+            subject_id: a.subject_id,
+            detail: a.detail,
+        })
+        .collect();
+    Ok(ok(&all))
+}

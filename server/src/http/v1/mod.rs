@@ -1,0 +1,188 @@
+//! Statuspage's manage API v1, and Herald's additions under the same prefix.
+
+mod components;
+mod events;
+mod incidents;
+mod pages;
+mod tokens;
+
+use actix_web::{HttpResponse, http::Method};
+use chrono::Utc;
+use serde::{Deserialize, Deserializer};
+
+use super::{AppState, error::ApiError, routes::RouteTable};
+use crate::domain::Role::{Admin, Viewer};
+use crate::render::statuspage::{ComponentIndex, PageCtx};
+use crate::store::{Actor, Write, components::Component, pages::Page};
+
+/// Every admin route, in one table.
+pub fn table() -> RouteTable {
+    use Method as M;
+    let mut t = RouteTable::default();
+    macro_rules! path {
+        ($s:literal) => {
+            concat!("/v1/pages/{page_id}", $s)
+        };
+    }
+
+    t.add(
+        M::GET,
+        "/v1/pages",
+        Viewer,
+        "pages",
+        "List pages (Herald serves one)",
+        pages::list,
+    )
+    .returns_list::<crate::render::statuspage::PageDoc>();
+    t.add(
+        M::GET,
+        path!(""),
+        Viewer,
+        "pages",
+        "Get the page",
+        pages::get,
+    )
+    .returns::<pages::PageV1>();
+    t.add(
+        M::PATCH,
+        path!(""),
+        Admin,
+        "pages",
+        "Update the page",
+        pages::update,
+    )
+    .body::<pages::PageBody>()
+    .returns::<pages::PageV1>();
+    t.add(
+        M::PUT,
+        path!(""),
+        Admin,
+        "pages",
+        "Update the page",
+        pages::update,
+    )
+    .body::<pages::PageBody>()
+    .returns::<pages::PageV1>();
+
+    components::routes(&mut t);
+    incidents::routes(&mut t);
+
+    t.add(
+        M::GET,
+        path!("/api-tokens"),
+        Admin,
+        "tokens",
+        "List API tokens",
+        tokens::list,
+    )
+    .returns_list::<tokens::TokenDoc>();
+    t.add(
+        M::POST,
+        path!("/api-tokens"),
+        Admin,
+        "tokens",
+        "Create an API token (the key is shown once)",
+        tokens::create,
+    )
+    .body::<tokens::TokenBody>()
+    .returns::<tokens::TokenDoc>();
+    t.add(
+        M::DELETE,
+        path!("/api-tokens/{token_id}"),
+        Admin,
+        "tokens",
+        "Revoke an API token",
+        tokens::revoke,
+    )
+    .returns::<tokens::TokenDoc>();
+    t.add(
+        M::GET,
+        path!("/events"),
+        Viewer,
+        "events",
+        "Read the event log in order (backfill)",
+        events::list,
+    )
+    .returns_list::<events::EventDoc>();
+    t.add(
+        M::GET,
+        path!("/audit-log"),
+        Admin,
+        "events",
+        "Read the audit log, newest first",
+        events::audit,
+    )
+    .returns_list::<events::AuditDoc>();
+    t
+}
+
+/// What every response that embeds components or times needs: the page and its
+/// components.
+pub(super) struct View {
+    pub page: Page,
+    pub ctx: PageCtx,
+    pub components: Vec<Component>,
+}
+
+impl View {
+    pub async fn load(state: &AppState) -> Result<View, ApiError> {
+        let db = state.store.db();
+        let page = crate::store::pages::get(db, state.store.page_id()).await?;
+        let components = crate::store::components::list(db, state.store.page_id()).await?;
+        Ok(View {
+            ctx: PageCtx::new(&page),
+            page,
+            components,
+        })
+    }
+
+    pub fn index(&self) -> ComponentIndex<'_> {
+        ComponentIndex::new(&self.components)
+    }
+}
+
+/// Runs a change in one write transaction, then lets the public side know.
+pub(super) async fn write<T, F>(state: &AppState, actor: &Actor, f: F) -> Result<T, ApiError>
+where
+    F: AsyncFnOnce(&mut Write) -> Result<T, crate::store::StoreError>,
+{
+    let mut w = state.store.begin(actor, Utc::now()).await?;
+    let out = f(&mut w).await?;
+    w.commit().await?;
+    state.changed().await;
+    Ok(out)
+}
+
+pub(super) fn ok<T: serde::Serialize>(v: &T) -> HttpResponse {
+    HttpResponse::Ok().json(v)
+}
+
+pub(super) fn created<T: serde::Serialize>(v: &T) -> HttpResponse {
+    HttpResponse::Created().json(v)
+}
+
+/// `Option<Option<T>>` for PATCH bodies: absent leaves a field alone, `null` clears it.
+pub(super) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Paging {
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+    pub limit: Option<u64>,
+    pub q: Option<String>,
+}
+
+impl Paging {
+    /// (limit, offset), capped at 100 a page.
+    pub fn window(&self) -> (u64, u64) {
+        let per = self.per_page.or(self.limit).unwrap_or(100).clamp(1, 100);
+        let page = self.page.unwrap_or(1).max(1);
+        (per, (page - 1) * per)
+    }
+}

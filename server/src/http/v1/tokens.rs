@@ -1,0 +1,106 @@
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{created, ok};
+use crate::domain::Role;
+use crate::http::{
+    AppState,
+    body::{Envelope, Enveloped},
+    error::ApiError,
+};
+use crate::store::{
+    Actor,
+    tokens::{self, Token},
+};
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct TokenBody {
+    pub name: String,
+    pub role: Option<Role>,
+}
+
+impl Enveloped for TokenBody {
+    const KEY: &'static str = "api_token";
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TokenDoc {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The key itself: present only in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+fn doc(t: Token, key: Option<String>) -> TokenDoc {
+    TokenDoc {
+        id: t.id,
+        name: t.name,
+        role: t.role,
+        prefix: t.prefix,
+        created_at: t.created_at.to_rfc3339(),
+        last_used_at: t.last_used_at.map(|t| t.to_rfc3339()),
+        revoked_at: t.revoked_at.map(|t| t.to_rfc3339()),
+        key,
+    }
+}
+
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let all: Vec<TokenDoc> = tokens::list(state.store.db())
+        .await?
+        .into_iter()
+        .map(|t| doc(t, None))
+        .collect();
+    Ok(ok(&all))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    actor: Actor,
+    Envelope(body): Envelope<TokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    let role = body.role.unwrap_or(Role::Viewer);
+    let (token, secret) = super::write(&state, &actor, async |w| {
+        let (t, s) = tokens::create(w.conn(), &body.name, role, w.now()).await?;
+        w.audit(
+            "api_token.create",
+            "api_token",
+            &t.id,
+            json!({"name": t.name, "role": t.role}),
+        )
+        .await?;
+        Ok((t, s))
+    })
+    .await?;
+    Ok(created(&doc(token, Some(secret.0))))
+}
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, token_id) = path.into_inner();
+    let token = super::write(&state, &actor, async |w| {
+        let t = tokens::revoke(w.conn(), &token_id, Utc::now()).await?;
+        w.audit(
+            "api_token.revoke",
+            "api_token",
+            &t.id,
+            json!({"name": t.name}),
+        )
+        .await?;
+        Ok(t)
+    })
+    .await?;
+    Ok(ok(&doc(token, None)))
+}

@@ -1,0 +1,224 @@
+//! A response body prepared once per snapshot: precompressed with gzip and brotli, with
+//! an ETag, served to every reader until the next change.
+
+use std::io::Write as _;
+
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+    web::Bytes,
+};
+use sha2::{Digest, Sha256};
+
+/// How long caches in front may keep a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caching {
+    /// Pages and documents: short, and served stale while revalidating or on error.
+    Live,
+    /// Fingerprinted static files.
+    Immutable,
+    /// Errors and one-off answers.
+    NoStore,
+}
+
+impl Caching {
+    fn header(self) -> &'static str {
+        match self {
+            Caching::Live => "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400",
+            Caching::Immutable => "public, max-age=31536000, immutable",
+            Caching::NoStore => "no-store",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Asset {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub caching: Caching,
+    /// `Access-Control-Allow-Origin: *` (the public JSON API and feeds).
+    pub cors: bool,
+    pub etag: String,
+    pub identity: Bytes,
+    pub gzip: Option<Bytes>,
+    pub brotli: Option<Bytes>,
+}
+
+impl Asset {
+    pub fn new(
+        content_type: &'static str,
+        body: impl Into<Vec<u8>>,
+        caching: Caching,
+        cors: bool,
+    ) -> Asset {
+        Asset::with_status(StatusCode::OK, content_type, body, caching, cors)
+    }
+
+    pub fn with_status(
+        status: StatusCode,
+        content_type: &'static str,
+        body: impl Into<Vec<u8>>,
+        caching: Caching,
+        cors: bool,
+    ) -> Asset {
+        let body: Vec<u8> = body.into();
+        let digest = Sha256::digest(&body);
+        let etag = digest
+            .iter()
+            .take(10)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let compressible = body.len() > 256;
+        let gzip = compressible
+            .then(|| gzip(&body))
+            .flatten()
+            .filter(|z| z.len() < body.len());
+        let brotli = compressible
+            .then(|| brotli(&body))
+            .flatten()
+            .filter(|z| z.len() < body.len());
+        Asset {
+            status,
+            content_type,
+            caching,
+            cors,
+            etag,
+            identity: Bytes::from(body),
+            gzip: gzip.map(Bytes::from),
+            brotli: brotli.map(Bytes::from),
+        }
+    }
+
+    /// Answers `req`: 304 when its `If-None-Match` names this version, else the best
+    /// encoding it accepts.
+    pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let accepts = |coding: &str| {
+            accept.split(',').any(|part| {
+                let mut it = part.trim().split(';');
+                let name = it.next().unwrap_or("").trim();
+                let q_zero = it.any(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .is_some_and(|q| q.trim().parse::<f32>().unwrap_or(1.0) <= 0.0)
+                });
+                name.eq_ignore_ascii_case(coding) && !q_zero
+            })
+        };
+        let (body, coding, tag) = match (&self.brotli, &self.gzip) {
+            (Some(b), _) if accepts("br") => (b, Some("br"), format!("\"{}-br\"", self.etag)),
+            (_, Some(g)) if accepts("gzip") => (g, Some("gzip"), format!("\"{}-gz\"", self.etag)),
+            _ => (&self.identity, None, format!("\"{}\"", self.etag)),
+        };
+        let status = self.status;
+        let not_modified = status == StatusCode::OK
+            && req
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    v.split(',').any(|t| {
+                        t.trim() == "*"
+                            || t.trim()
+                                .trim_start_matches("W/")
+                                .trim_matches('"')
+                                .split('-')
+                                .next()
+                                == Some(self.etag.as_str())
+                    })
+                });
+        let mut res = HttpResponse::build(if not_modified {
+            StatusCode::NOT_MODIFIED
+        } else {
+            status
+        });
+        res.insert_header((header::CACHE_CONTROL, self.caching.header()))
+            .insert_header((header::VARY, "Accept-Encoding"))
+            .insert_header(("X-Content-Type-Options", "nosniff"));
+        if status == StatusCode::OK {
+            res.insert_header((header::ETAG, tag));
+        }
+        if self.cors {
+            res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+        }
+        if not_modified {
+            return res.finish();
+        }
+        res.insert_header((header::CONTENT_TYPE, self.content_type));
+        if let Some(c) = coding {
+            res.insert_header((header::CONTENT_ENCODING, c));
+        }
+        if req.method() == actix_web::http::Method::HEAD {
+            return res.finish();
+        }
+        res.body(body.clone())
+    }
+}
+
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(body).ok()?;
+    enc.finish().ok()
+}
+
+fn brotli(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        w.write_all(body).ok()?;
+        w.flush().ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn picks_brotli_then_gzip_and_answers_304() {
+        let a = Asset::new("text/plain", "hello ".repeat(200), Caching::Live, false);
+        let req = TestRequest::default()
+            .insert_header((header::ACCEPT_ENCODING, "gzip, br"))
+            .to_http_request();
+        let res = a.respond(&req);
+        assert_eq!(
+            res.headers()
+                .get(header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+            Some("br")
+        );
+        let req = TestRequest::default()
+            .insert_header((header::ACCEPT_ENCODING, "gzip, br;q=0"))
+            .to_http_request();
+        assert_eq!(
+            a.respond(&req)
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+            Some("gzip")
+        );
+        let req = TestRequest::default().to_http_request();
+        let res = a.respond(&req);
+        assert!(res.headers().get(header::CONTENT_ENCODING).is_none());
+        let etag = res
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let req = TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, etag))
+            .to_http_request();
+        assert_eq!(a.respond(&req).status(), StatusCode::NOT_MODIFIED);
+        let req = TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, format!("\"{}-br\"", a.etag)))
+            .to_http_request();
+        assert_eq!(a.respond(&req).status(), StatusCode::NOT_MODIFIED);
+    }
+}

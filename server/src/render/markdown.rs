@@ -1,0 +1,87 @@
+//! Responders' Markdown to HTML that is safe to put in a page: pulldown-cmark renders,
+//! ammonia removes raw HTML that could run (scripts, event handlers, `javascript:` links).
+
+use pulldown_cmark::{Options, Parser, html};
+
+/// Renders and sanitises. Tables, lists, code and links survive; links get
+/// `rel="noopener noreferrer nofollow"`.
+pub fn to_html(markdown: &str) -> String {
+    let mut options = Options::empty();
+    options.insert(Options::ENABLE_TABLES);
+    options.insert(Options::ENABLE_STRIKETHROUGH);
+    options.insert(Options::ENABLE_TASKLISTS);
+    let parser = Parser::new_ext(markdown, options);
+    let mut raw = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut raw, parser);
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .clean(&raw)
+        .to_string()
+}
+
+/// The first lines of an update as plain text, for feeds' titles and summaries.
+pub fn to_text(markdown: &str) -> String {
+    ammonia::Builder::empty()
+        .clean(&to_html(markdown))
+        .to_string()
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_html;
+
+    #[test]
+    fn hostile_markdown_comes_out_inert() {
+        let hostile = r#"
+<script>alert(1)</script>
+<img src=x onerror="alert(2)">
+[click](javascript:alert(3))
+<a href="javascript:alert(4)">x</a>
+<iframe src="https://evil.example"></iframe>
+<div onclick="alert(5)" style="position:fixed">overlay</div>
+<svg><script>alert(6)</script></svg>
+[data](data:text/html;base64,PHNjcmlwdD5hbGVydCg3KTwvc2NyaXB0Pg==)
+<form action="https://evil.example"><input name=a></form>
+<object data="x"></object><embed src="x">
+<style>body{display:none}</style>
+"#;
+        let out = to_html(hostile).to_lowercase();
+        for bad in [
+            "<script",
+            "onerror",
+            "onclick",
+            "javascript:",
+            "<iframe",
+            "data:text",
+            "<form",
+            "<input",
+            "<object",
+            "<embed",
+            "<style",
+            "style=",
+        ] {
+            assert!(!out.contains(bad), "{bad} survived in {out}");
+        }
+    }
+
+    #[test]
+    fn useful_markdown_survives() {
+        let md = "## Root cause\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- one\n- two\n\n`code` and [a link](https://example.com)\n\n```\nblock\n```";
+        let out = to_html(md);
+        for good in [
+            "<h2>",
+            "<table>",
+            "<td>1</td>",
+            "<li>one</li>",
+            "<code>code</code>",
+            "href=\"https://example.com\"",
+            "rel=\"noopener noreferrer nofollow\"",
+            "<pre><code>block",
+        ] {
+            assert!(out.contains(good), "{good} missing from {out}");
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Turns records into what readers get: Statuspage JSON documents, HTML pages and feeds.
+
+pub mod markdown;
+pub mod pages;
+pub mod statuspage;
+pub mod templates;
+pub mod time;

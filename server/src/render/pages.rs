@@ -1,0 +1,601 @@
+//! View models for the public pages and feeds, built from one consistent set of records
+//! ([`Data`]). Templates see only these structs.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::{
+    markdown,
+    statuspage::{ComponentIndex, PageCtx},
+    time::{TimeView, duration, time_view},
+};
+use crate::domain::{ComponentStatus, Impact, PageStatus, page_status, uptime};
+use crate::store::{
+    components::{Component, StatusChange},
+    incidents::{Incident, IncidentUpdate},
+    pages::Page,
+};
+
+/// Everything the public side shows, read in one go.
+pub struct Data {
+    pub page: Page,
+    pub ctx: PageCtx,
+    pub components: Vec<Component>,
+    /// The most recent incidents and maintenances, newest first.
+    pub recent: Vec<Incident>,
+    pub unresolved: Vec<Incident>,
+    pub upcoming: Vec<Incident>,
+    pub active_maintenance: Vec<Incident>,
+    /// Component status changes in the uptime window.
+    pub changes: Vec<StatusChange>,
+    pub now: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl Data {
+    pub fn status(&self) -> PageStatus {
+        let index = ComponentIndex::new(&self.components);
+        page_status(
+            self.components
+                .iter()
+                .filter(|c| !c.is_group)
+                .map(|c| index.status(c)),
+            self.unresolved.iter().map(|i| i.impact),
+            !self.active_maintenance.is_empty(),
+        )
+    }
+}
+
+pub const UPTIME_DAYS: i64 = 90;
+const RECENT_DAYS: i64 = 14;
+
+#[derive(Serialize)]
+pub struct Layout {
+    pub page_name: String,
+    pub page_url: String,
+    pub title: String,
+    pub description: String,
+    pub canonical: String,
+    pub time_zone: String,
+    pub css_href: String,
+    pub js_href: String,
+    /// The snapshot version the page was built from; the live script compares it.
+    pub version: i64,
+    pub generated: TimeView,
+}
+
+#[derive(Serialize)]
+pub struct Banner {
+    /// none, minor, major, critical or maintenance: the banner's colour.
+    pub indicator: Impact,
+    pub description: String,
+}
+
+#[derive(Serialize, Clone)]
+pub struct UpdateView {
+    pub id: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub body_html: String,
+    pub at: TimeView,
+    pub next_update: Option<TimeView>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct AffectedView {
+    pub name: String,
+    pub status: ComponentStatus,
+    pub status_label: &'static str,
+}
+
+#[derive(Serialize, Clone)]
+pub struct IncidentCard {
+    pub id: String,
+    pub url: String,
+    pub name: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub impact: Impact,
+    pub is_maintenance: bool,
+    pub latest: Option<UpdateView>,
+    /// The promised next update, while the incident is open.
+    pub next_update: Option<TimeView>,
+    pub next_update_overdue: bool,
+    pub started: TimeView,
+    pub resolved: Option<TimeView>,
+    pub duration: Option<String>,
+    pub affected: Vec<AffectedView>,
+    pub scheduled_for: Option<TimeView>,
+    pub scheduled_until: Option<TimeView>,
+}
+
+#[derive(Serialize)]
+pub struct DayCell {
+    pub date: String,
+    pub label: String,
+    pub status: ComponentStatus,
+    /// "No downtime", "32m major outage", ...
+    pub summary: String,
+}
+
+#[derive(Serialize)]
+pub struct UptimeView {
+    pub percent: String,
+    pub days: Vec<DayCell>,
+}
+
+#[derive(Serialize)]
+pub struct ComponentRow {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub status: ComponentStatus,
+    pub status_label: &'static str,
+    pub is_group: bool,
+    pub children: Vec<ComponentRow>,
+    pub uptime: Option<UptimeView>,
+}
+
+#[derive(Serialize)]
+pub struct DayIncidents {
+    pub date: String,
+    pub label: String,
+    pub incidents: Vec<IncidentCard>,
+}
+
+#[derive(Serialize)]
+pub struct IndexView {
+    pub layout: Layout,
+    pub banner: Banner,
+    pub active_incidents: Vec<IncidentCard>,
+    pub maintenances: Vec<IncidentCard>,
+    pub components: Vec<ComponentRow>,
+    pub recent_days: Vec<DayIncidents>,
+    pub uptime_days: i64,
+}
+
+#[derive(Serialize)]
+pub struct IncidentPageView {
+    pub layout: Layout,
+    pub incident: IncidentCard,
+    pub updates: Vec<UpdateView>,
+    pub postmortem_html: Option<String>,
+    pub postmortem_published: Option<TimeView>,
+}
+
+#[derive(Serialize)]
+pub struct MonthView {
+    pub label: String,
+    pub incidents: Vec<IncidentCard>,
+}
+
+#[derive(Serialize)]
+pub struct HistoryView {
+    pub layout: Layout,
+    pub months: Vec<MonthView>,
+    pub page: u64,
+    pub prev_page: Option<u64>,
+    pub next_page: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub struct ErrorView {
+    pub layout: Layout,
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+pub struct FeedEntry {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub published: String,
+    pub updated: String,
+    pub published_rfc822: String,
+    /// The updates as HTML (escaped by the template), newest first.
+    pub content_html: String,
+}
+
+#[derive(Serialize)]
+pub struct FeedView {
+    pub host: String,
+    pub page_name: String,
+    pub page_url: String,
+    pub updated: String,
+    pub updated_rfc822: String,
+    pub entries: Vec<FeedEntry>,
+}
+
+/// Static file links, fingerprinted so they can be cached for a year.
+pub struct StaticLinks {
+    pub css: String,
+    pub js: String,
+}
+
+pub fn layout(data: &Data, links: &StaticLinks, title: Option<&str>, path: &str) -> Layout {
+    let name = data.page.name.clone();
+    Layout {
+        title: title.map_or_else(
+            || format!("{name} Status"),
+            |t| format!("{t} · {name} Status"),
+        ),
+        description: format!("Current status and incident history of {name}"),
+        canonical: format!("{}{}", data.ctx.url, path),
+        page_url: data.ctx.url.clone(),
+        page_name: name,
+        time_zone: data.page.time_zone.clone(),
+        css_href: links.css.clone(),
+        js_href: links.js.clone(),
+        version: data.version,
+        generated: time_view(data.now, data.ctx.tz),
+    }
+}
+
+fn update_view(u: &IncidentUpdate, tz: Tz) -> UpdateView {
+    UpdateView {
+        id: u.id.clone(),
+        status: u.status.as_str().to_owned(),
+        status_label: u.status.label(),
+        body_html: markdown::to_html(&u.body),
+        at: time_view(u.display_at, tz),
+        next_update: u.next_update_due_at.map(|t| time_view(t, tz)),
+    }
+}
+
+pub fn card(
+    i: &Incident,
+    index: &ComponentIndex<'_>,
+    ctx: &PageCtx,
+    now: DateTime<Utc>,
+) -> IncidentCard {
+    let tz = ctx.tz;
+    let open = i.status.is_open();
+    IncidentCard {
+        id: i.id.clone(),
+        url: format!("/incidents/{}", i.id),
+        name: i.name.clone(),
+        status: i.status.as_str().to_owned(),
+        status_label: i.status.label(),
+        impact: i.impact,
+        is_maintenance: i.scheduled_for.is_some(),
+        latest: i.updates.first().map(|u| update_view(u, tz)),
+        next_update: i
+            .next_update_due_at
+            .filter(|_| open)
+            .map(|t| time_view(t, tz)),
+        next_update_overdue: open && i.next_update_due_at.is_some_and(|t| t < now),
+        started: time_view(i.started_at, tz),
+        resolved: i.resolved_at.map(|t| time_view(t, tz)),
+        duration: Some(duration(i.started_at, i.resolved_at.unwrap_or(now))),
+        affected: i
+            .components
+            .iter()
+            .filter_map(|(cid, s)| index.get(cid).map(|c| (c, *s)))
+            .map(|(c, s)| AffectedView {
+                name: c.name.clone(),
+                status: s,
+                status_label: s.label(),
+            })
+            .collect(),
+        scheduled_for: i.scheduled_for.map(|t| time_view(t, tz)),
+        scheduled_until: i.scheduled_until.map(|t| time_view(t, tz)),
+    }
+}
+
+/// Local midnights of the last `n` days, oldest first, in the page's zone.
+fn day_starts(now: DateTime<Utc>, tz: Tz, n: i64) -> Vec<(NaiveDate, DateTime<Utc>)> {
+    let today = now.with_timezone(&tz).date_naive();
+    (0..n)
+        .rev()
+        .filter_map(|back| {
+            let d = today - Duration::days(back);
+            let start = tz
+                .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                .earliest()?;
+            Some((d, start.with_timezone(&Utc)))
+        })
+        .collect()
+}
+
+fn uptime_view(
+    c: &Component,
+    changes: &[&StatusChange],
+    days: &[(NaiveDate, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> UptimeView {
+    let initial = changes.first().map_or(c.status, |ch| ch.old_status);
+    let points: Vec<(DateTime<Utc>, ComponentStatus)> =
+        changes.iter().map(|ch| (ch.at, ch.new_status)).collect();
+    let starts: Vec<DateTime<Utc>> = days.iter().map(|(_, s)| *s).collect();
+    let daily = uptime::daily(initial, &points, &starts, now);
+    let percent = uptime::availability(&daily) * 100.0;
+    let cells = daily
+        .iter()
+        .zip(days)
+        .map(|(d, (date, _))| {
+            let before_start = c.created_at.with_timezone(&Utc) > d.start + Duration::days(1);
+            let summary = if before_start {
+                "No data".to_owned()
+            } else if d.major_seconds > 0 || d.partial_seconds > 0 {
+                let mut parts = Vec::new();
+                if d.major_seconds > 0 {
+                    parts.push(format!("{} major outage", short(d.major_seconds)));
+                }
+                if d.partial_seconds > 0 {
+                    parts.push(format!("{} partial outage", short(d.partial_seconds)));
+                }
+                parts.join(", ")
+            } else if d.worst == ComponentStatus::DegradedPerformance {
+                "Degraded performance, no downtime".to_owned()
+            } else if d.worst == ComponentStatus::UnderMaintenance {
+                "Maintenance, no downtime".to_owned()
+            } else {
+                "No downtime".to_owned()
+            };
+            DayCell {
+                date: date.format("%Y-%m-%d").to_string(),
+                label: date.format("%b %-d, %Y").to_string(),
+                status: d.worst,
+                summary,
+            }
+        })
+        .collect();
+    UptimeView {
+        percent: format!("{:.2}%", (percent * 100.0).floor() / 100.0),
+        days: cells,
+    }
+}
+
+fn short(secs: i64) -> String {
+    let mins = (secs + 59) / 60;
+    if mins >= 60 {
+        format!("{}h {}m", mins / 60, mins % 60)
+    } else {
+        format!("{mins}m")
+    }
+}
+
+pub fn index_view(data: &Data, links: &StaticLinks) -> IndexView {
+    let index = ComponentIndex::new(&data.components);
+    let tz = data.ctx.tz;
+    let status = data.status();
+    let days = day_starts(data.now, tz, UPTIME_DAYS);
+    let mut by_component: HashMap<&str, Vec<&StatusChange>> = HashMap::new();
+    for ch in &data.changes {
+        by_component
+            .entry(ch.component_id.as_str())
+            .or_default()
+            .push(ch);
+    }
+    let row = |c: &Component, children: Vec<ComponentRow>| {
+        let status = index.status(c);
+        ComponentRow {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            status,
+            status_label: status.label(),
+            is_group: c.is_group,
+            children,
+            uptime: (!c.is_group).then(|| {
+                uptime_view(
+                    c,
+                    by_component
+                        .get(c.id.as_str())
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]),
+                    &days,
+                    data.now,
+                )
+            }),
+        }
+    };
+    let visible = |c: &&Component| {
+        !c.only_show_if_degraded || index.status(c) != ComponentStatus::Operational
+    };
+    let components = data
+        .components
+        .iter()
+        .filter(|c| c.group_id.is_none())
+        .filter(visible)
+        .map(|c| {
+            let children = index
+                .children(&c.id)
+                .iter()
+                .copied()
+                .filter(visible)
+                .map(|ch| row(ch, Vec::new()))
+                .collect();
+            row(c, children)
+        })
+        .collect();
+    let mut maintenances: Vec<IncidentCard> = data
+        .active_maintenance
+        .iter()
+        .chain(data.upcoming.iter())
+        .map(|i| card(i, &index, &data.ctx, data.now))
+        .collect();
+    maintenances.dedup_by(|a, b| a.id == b.id);
+    let recent_days = day_starts(data.now, tz, RECENT_DAYS)
+        .into_iter()
+        .rev()
+        .map(|(date, _)| DayIncidents {
+            date: date.format("%Y-%m-%d").to_string(),
+            label: date.format("%b %-d, %Y").to_string(),
+            incidents: data
+                .recent
+                .iter()
+                .filter(|i| {
+                    i.scheduled_for.is_none()
+                        && i.created_at.with_timezone(&tz).date_naive() == date
+                })
+                .map(|i| card(i, &index, &data.ctx, data.now))
+                .collect(),
+        })
+        .collect();
+    IndexView {
+        layout: layout(data, links, None, "/"),
+        banner: Banner {
+            indicator: status.indicator,
+            description: status.description.to_owned(),
+        },
+        active_incidents: data
+            .unresolved
+            .iter()
+            .map(|i| card(i, &index, &data.ctx, data.now))
+            .collect(),
+        maintenances,
+        components,
+        recent_days,
+        uptime_days: UPTIME_DAYS,
+    }
+}
+
+pub fn incident_view(data: &Data, links: &StaticLinks, i: &Incident) -> IncidentPageView {
+    let index = ComponentIndex::new(&data.components);
+    let published = i.postmortem_published_at.is_some();
+    IncidentPageView {
+        layout: layout(data, links, Some(&i.name), &format!("/incidents/{}", i.id)),
+        incident: card(i, &index, &data.ctx, data.now),
+        updates: i
+            .updates
+            .iter()
+            .map(|u| update_view(u, data.ctx.tz))
+            .collect(),
+        postmortem_html: i
+            .postmortem_body
+            .as_deref()
+            .filter(|_| published)
+            .map(markdown::to_html),
+        postmortem_published: i.postmortem_published_at.map(|t| time_view(t, data.ctx.tz)),
+    }
+}
+
+pub fn history_view(
+    data: &Data,
+    links: &StaticLinks,
+    incidents: &[Incident],
+    page: u64,
+    has_more: bool,
+) -> HistoryView {
+    let index = ComponentIndex::new(&data.components);
+    let tz = data.ctx.tz;
+    let mut months: Vec<MonthView> = Vec::new();
+    for i in incidents {
+        let at = i.scheduled_for.unwrap_or(i.created_at).with_timezone(&tz);
+        let label = format!("{} {}", month_name(at.month()), at.year());
+        if months.last().is_none_or(|m| m.label != label) {
+            months.push(MonthView {
+                label,
+                incidents: Vec::new(),
+            });
+        }
+        if let Some(m) = months.last_mut() {
+            m.incidents.push(card(i, &index, &data.ctx, data.now));
+        }
+    }
+    HistoryView {
+        layout: layout(data, links, Some("History"), "/history"),
+        months,
+        page,
+        prev_page: (page > 1).then(|| page - 1),
+        next_page: has_more.then_some(page + 1),
+    }
+}
+
+fn month_name(m: u32) -> &'static str {
+    [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    .get(m.saturating_sub(1) as usize)
+    .copied()
+    .unwrap_or("")
+}
+
+pub fn error_view(
+    data: &Data,
+    links: &StaticLinks,
+    status: u16,
+    heading: &str,
+    message: &str,
+) -> ErrorView {
+    ErrorView {
+        layout: layout(data, links, Some(heading), "/"),
+        status,
+        heading: heading.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// The Atom/RSS view: one entry per incident or maintenance, newest first, each with
+/// all its updates as Statuspage writes them.
+pub fn feed_view(data: &Data) -> FeedView {
+    let host = url::Url::parse(&data.ctx.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let ts = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let rfc822 = |t: DateTime<Utc>| t.format("%a, %d %b %Y %H:%M:%S %z").to_string();
+    let entries = data
+        .recent
+        .iter()
+        .map(|i| {
+            let content_html = i
+                .updates
+                .iter()
+                .map(|u| {
+                    let at = u.display_at.with_timezone(&data.ctx.tz);
+                    let zone = if super::time::is_utc(data.ctx.tz) { "UTC".to_owned() } else { at.format("%Z").to_string() };
+                    format!(
+                        "<p><small>{} <var data-var='date'>{}</var>, <var data-var='time'>{}</var> {zone}</small><br><strong>{}</strong> - {}</p>",
+                        at.format("%b"),
+                        at.format("%-d"),
+                        at.format("%H:%M"),
+                        u.status.label(),
+                        markdown::to_text(&u.body).replace('\n', " ")
+                    )
+                })
+                .collect::<String>();
+            let updated = i.updates.first().map_or(i.updated_at, |u| u.display_at);
+            FeedEntry {
+                id: i.id.clone(),
+                title: i.name.clone(),
+                url: data.ctx.shortlink(&i.id),
+                published: ts(i.created_at),
+                updated: ts(updated),
+                published_rfc822: rfc822(i.created_at),
+                content_html,
+            }
+        })
+        .collect();
+    let updated = data
+        .recent
+        .iter()
+        .map(|i| i.updated_at)
+        .max()
+        .unwrap_or(data.page.updated_at);
+    FeedView {
+        host,
+        page_name: data.page.name.clone(),
+        page_url: data.ctx.url.clone(),
+        updated: ts(updated),
+        updated_rfc822: rfc822(updated),
+        entries,
+    }
+}

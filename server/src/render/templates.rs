@@ -1,0 +1,126 @@
+//! Handlebars in strict mode. Templates are compiled into the binary from `templates/`;
+//! an operator can override any of them from a folder (`templates_dir`).
+
+use std::path::Path;
+
+use handlebars::Handlebars;
+use serde::Serialize;
+
+/// (name, source) of every built-in template.
+const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "layouts/base",
+        include_str!("../../../templates/layouts/base.hbs"),
+    ),
+    (
+        "partials/banner",
+        include_str!("../../../templates/partials/banner.hbs"),
+    ),
+    (
+        "partials/incident_card",
+        include_str!("../../../templates/partials/incident_card.hbs"),
+    ),
+    (
+        "partials/update",
+        include_str!("../../../templates/partials/update.hbs"),
+    ),
+    (
+        "partials/component",
+        include_str!("../../../templates/partials/component.hbs"),
+    ),
+    (
+        "partials/time",
+        include_str!("../../../templates/partials/time.hbs"),
+    ),
+    (
+        "pages/index",
+        include_str!("../../../templates/pages/index.hbs"),
+    ),
+    (
+        "pages/incident",
+        include_str!("../../../templates/pages/incident.hbs"),
+    ),
+    (
+        "pages/history",
+        include_str!("../../../templates/pages/history.hbs"),
+    ),
+    (
+        "pages/error",
+        include_str!("../../../templates/pages/error.hbs"),
+    ),
+    (
+        "feeds/atom",
+        include_str!("../../../templates/feeds/history.atom.hbs"),
+    ),
+    (
+        "feeds/rss",
+        include_str!("../../../templates/feeds/history.rss.hbs"),
+    ),
+];
+
+pub struct Renderer {
+    hb: Handlebars<'static>,
+    /// Feeds are XML: only `& < > "` are escaped, so the HTML inside an entry reads as
+    /// Statuspage's does.
+    xml: Handlebars<'static>,
+}
+
+impl Renderer {
+    pub fn new(override_dir: Option<&Path>) -> anyhow::Result<Renderer> {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        let mut xml = Handlebars::new();
+        xml.set_strict_mode(true);
+        xml.register_escape_fn(escape_xml);
+        for (name, source) in BUILT_IN {
+            let source = match override_dir.map(|d| d.join(format!("{name}.hbs"))) {
+                Some(p) if p.exists() => std::fs::read_to_string(&p)
+                    .map_err(|e| anyhow::anyhow!("reading template {}: {e}", p.display()))?,
+                _ => (*source).to_owned(),
+            };
+            // Layouts and partials are used as `{{#> base}}` and `{{> banner}}`.
+            if let Some(short) = name
+                .strip_prefix("partials/")
+                .or_else(|| name.strip_prefix("layouts/"))
+            {
+                hb.register_partial(short, source.clone())
+                    .map_err(|e| anyhow::anyhow!("partial {name}: {e}"))?;
+            }
+            let registry = if name.starts_with("feeds/") {
+                &mut xml
+            } else {
+                &mut hb
+            };
+            registry
+                .register_template_string(name, source)
+                .map_err(|e| anyhow::anyhow!("template {name}: {e}"))?;
+        }
+        Ok(Renderer { hb, xml })
+    }
+
+    pub fn render<T: Serialize>(
+        &self,
+        name: &str,
+        data: &T,
+    ) -> Result<String, handlebars::RenderError> {
+        if name.starts_with("feeds/") {
+            self.xml.render(name, data)
+        } else {
+            self.hb.render(name, data)
+        }
+    }
+}
+
+fn escape_xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,44 @@
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{Result, entity::audit_log};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub token_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub detail: serde_json::Value,
+}
+
+/// Newest first; `before` pages back through older records.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<AuditRecord>> {
+    let mut q = audit_log::Entity::find()
+        .order_by_desc(audit_log::Column::Id)
+        .limit(limit);
+    if let Some(before) = before {
+        q = q.filter(audit_log::Column::Id.lt(before));
+    }
+    Ok(q.all(db)
+        .await?
+        .into_iter()
+        .map(|m| AuditRecord {
+            id: m.id,
+            at: m.at,
+            token_id: m.token_id,
+            actor: m.actor,
+            action: m.action,
+            subject_type: m.subject_type,
+            subject_id: m.subject_id,
+            detail: serde_json::from_str(&m.detail).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
+}

@@ -1,0 +1,49 @@
+//! The ordered, durable event log: the source of cache invalidation, notifications and
+//! the backfill API.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{Result, entity::events};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub kind: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Events after `after`, oldest first.
+pub async fn list_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> Result<Vec<Event>> {
+    Ok(events::Entity::find()
+        .filter(events::Column::Seq.gt(after))
+        .order_by_asc(events::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| Event {
+            seq: m.seq,
+            kind: m.kind,
+            subject_type: m.subject_type,
+            subject_id: m.subject_id,
+            payload: serde_json::from_str(&m.payload).unwrap_or(serde_json::Value::Null),
+            created_at: m.created_at,
+        })
+        .collect())
+}
+
+/// The newest sequence number, 0 when the log is empty: the version of everything.
+pub async fn latest_seq(db: &impl ConnectionTrait) -> Result<i64> {
+    Ok(events::Entity::find()
+        .select_only()
+        .column_as(events::Column::Seq.max(), "max")
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0))
+}

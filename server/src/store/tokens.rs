@@ -1,0 +1,146 @@
+//! API tokens: random, shown once, stored as a SHA-256 hash.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::{Rng, distr::Alphanumeric};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+};
+use sha2::{Digest, Sha256};
+
+use super::{Result, StoreError, entity::api_tokens, new_id};
+use crate::domain::Role;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<api_tokens::Model> for Token {
+    type Error = StoreError;
+    fn try_from(m: api_tokens::Model) -> Result<Self> {
+        Ok(Token {
+            role: m.role.parse()?,
+            id: m.id,
+            name: m.name,
+            prefix: m.prefix,
+            created_at: m.created_at,
+            last_used_at: m.last_used_at,
+            revoked_at: m.revoked_at,
+        })
+    }
+}
+
+/// The secret a client presents. Redacted in `Debug`.
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+fn hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates a token; the secret is returned once and never stored.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    name: &str,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<(Token, Secret)> {
+    if name.trim().is_empty() {
+        return Err(StoreError::invalid("name", "a token needs a name"));
+    }
+    let random: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
+    let secret = format!("hrld_{random}");
+    let model = api_tokens::ActiveModel {
+        id: Set(new_id()),
+        name: Set(name.trim().to_owned()),
+        role: Set(role.as_str().to_owned()),
+        token_hash: Set(hash(&secret)),
+        prefix: Set(secret.chars().take(9).collect()),
+        created_at: Set(now),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok((model.try_into()?, Secret(secret)))
+}
+
+/// The live token with this secret, if any. Marks it used at most once a minute.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Token>> {
+    let found = api_tokens::Entity::find()
+        .filter(api_tokens::Column::TokenHash.eq(hash(secret)))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .one(db)
+        .await?;
+    let Some(model) = found else { return Ok(None) };
+    if model
+        .last_used_at
+        .is_none_or(|t| now - t > Duration::minutes(1))
+    {
+        let mut am: api_tokens::ActiveModel = model.clone().into();
+        am.last_used_at = Set(Some(now));
+        am.update(db).await?;
+    }
+    Ok(Some(model.try_into()?))
+}
+
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Token>> {
+    api_tokens::Entity::find()
+        .order_by_asc(api_tokens::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Token::try_from)
+        .collect()
+}
+
+/// Revokes a token by id or by its printed prefix.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    id_or_prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<Token> {
+    let model = api_tokens::Entity::find()
+        .filter(
+            Condition::any()
+                .add(api_tokens::Column::Id.eq(id_or_prefix))
+                .add(api_tokens::Column::Prefix.eq(id_or_prefix)),
+        )
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("token", id_or_prefix))?;
+    let mut am: api_tokens::ActiveModel = model.into();
+    am.revoked_at = Set(Some(now));
+    am.update(db).await?.try_into()
+}
+
+/// Whether any live admin token exists (the first start prints one if not).
+pub async fn has_admin(db: &impl ConnectionTrait) -> Result<bool> {
+    Ok(api_tokens::Entity::find()
+        .filter(api_tokens::Column::Role.eq(Role::Admin.as_str()))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+        .is_some())
+}
