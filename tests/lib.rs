@@ -1,1 +1,226 @@
+//! The black-box test harness: each test starts the real server on a random port with a
+//! fresh database (a SQLite file, or a new PostgreSQL database when
+//! `HERALD_TEST_DATABASE_URL` is set) and talks HTTP to it.
 
+use std::net::TcpListener;
+
+use chrono::Utc;
+use herald::{app, config::Settings, domain::Role, store};
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub base: String,
+    pub page_id: String,
+    /// An admin token.
+    pub admin: String,
+    pub client: reqwest::Client,
+    pub state: actix_web::web::Data<herald::http::AppState>,
+    pub database_url: String,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Resp {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        self
+    }
+}
+
+/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var("HERALD_TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            let name = format!("herald_test_{}", store::new_id());
+            let admin = Database::connect(&base).await.unwrap_or_else(|e| panic!("connect {base}: {e}"));
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap_or_else(|e| panic!("create database: {e}"));
+            let mut url = url::Url::parse(&base).unwrap_or_else(|e| panic!("{base}: {e}"));
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.join("herald.db").display()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server after letting `adjust` change its settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let database_url = fresh_database(dir.path()).await;
+        Self::start(dir, database_url, adjust).await
+    }
+
+    /// Starts another server on the same database (as a second instance would).
+    pub async fn sibling(&self) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let mut app = Self::start(dir, self.database_url.clone(), |_| {}).await;
+        app.admin = self.admin.clone();
+        app
+    }
+
+    async fn start(dir: tempfile::TempDir, database_url: String, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        if std::env::var("TEST_LOG").is_ok() {
+            herald::telemetry::init("pretty");
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let mut settings = Settings {
+            database_url: database_url.clone(),
+            bind: addr.to_string(),
+            workers: Some(1),
+            poll_interval_ms: 100,
+            ..Settings::default()
+        };
+        adjust(&mut settings);
+        let running = app::launch(settings, listener).await.unwrap_or_else(|e| panic!("launch: {e:#}"));
+        let handle = running.handle.clone();
+        let state = running.state.clone();
+        tokio::spawn(running.server);
+        let (_, admin) = store::tokens::create(state.store.db(), "test admin", Role::Admin, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("token: {e}"));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("client: {e}"));
+        TestApp {
+            base: format!("http://{addr}"),
+            page_id: state.store.page_id().to_owned(),
+            admin: admin.0,
+            client,
+            state,
+            database_url,
+            handle,
+            _dir: dir,
+        }
+    }
+
+    /// Seeds the demo page, as `herald serve --demo` does.
+    pub async fn seed_demo(&self) {
+        store::seed::demo(&self.state.store, Utc::now()).await.unwrap_or_else(|e| panic!("seed: {e}"));
+        self.state.changed().await;
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        store::tokens::create(self.state.store.db(), &format!("test {role}"), role, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("token: {e}"))
+            .1
+             .0
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `/v1/pages/{page_id}` + `rest`.
+    pub fn page_path(&self, rest: &str) -> String {
+        format!("/v1/pages/{}{rest}", self.page_id)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("OAuth {t}"));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        Resp {
+            status: res.status(),
+            headers: res.headers().clone(),
+            text: res.text().await.unwrap_or_default(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, Some(&self.admin), None).await
+    }
+
+    pub async fn public(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, None, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::POST, path, Some(&self.admin), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::PATCH, path, Some(&self.admin), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::PUT, path, Some(&self.admin), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, Some(&self.admin), None).await
+    }
+
+    pub async fn create_component(&self, name: &str, group_id: Option<&str>) -> Value {
+        self.post(&self.page_path("/components"), json!({"component": {"name": name, "group_id": group_id}}))
+            .await
+            .expect(201)
+            .json()
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> Value {
+        self.post(&self.page_path("/component-groups"), json!({"component_group": {"name": name, "components": members}}))
+            .await
+            .expect(201)
+            .json()
+    }
+
+    pub async fn create_incident(&self, incident: Value) -> Value {
+        self.post(&self.page_path("/incidents"), json!({ "incident": incident })).await.expect(201).json()
+    }
+
+    pub async fn update_incident(&self, id: &str, incident: Value) -> Value {
+        self.patch(&self.page_path(&format!("/incidents/{id}")), json!({ "incident": incident }))
+            .await
+            .expect(200)
+            .json()
+    }
+
+    pub async fn component(&self, id: &str) -> Value {
+        self.get(&self.page_path(&format!("/components/{id}"))).await.expect(200).json()
+    }
+
+    /// The event log as the backfill API serves it.
+    pub async fn events(&self) -> Vec<Value> {
+        match self.get(&self.page_path("/events?limit=1000")).await.expect(200).json() {
+            Value::Array(a) => a,
+            other => panic!("events: {other}"),
+        }
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}

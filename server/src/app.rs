@@ -32,6 +32,7 @@ pub async fn launch(settings: Settings, listener: TcpListener) -> anyhow::Result
         .watch(state.store.clone(), state.settings.poll_interval_ms);
 
     let data = state.clone();
+    let workers = state.settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -39,6 +40,7 @@ pub async fn launch(settings: Settings, listener: TcpListener) -> anyhow::Result
             .wrap(tracing_actix())
             .configure(http::configure)
     })
+    .workers(workers.max(1))
     .listen(listener)?
     .shutdown_timeout(10)
     .run();

@@ -21,6 +21,7 @@ use crate::{app, config::Settings, domain::Role, store};
 ///   HERALD_LOG_FORMAT         pretty (default) or json
 ///   HERALD_POLL_INTERVAL_MS   how often to look for changes made by other instances
 ///                             sharing the database (default 500)
+///   HERALD_WORKERS            HTTP worker threads (default: one per core)
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {

@@ -25,6 +25,8 @@ pub struct Settings {
     /// How often, in milliseconds, an instance checks the shared database for changes
     /// made by other instances (`HERALD_POLL_INTERVAL_MS`).
     pub poll_interval_ms: u64,
+    /// HTTP worker threads (`HERALD_WORKERS`); defaults to the number of cores.
+    pub workers: Option<usize>,
 }
 
 impl Default for Settings {
@@ -36,6 +38,7 @@ impl Default for Settings {
             templates_dir: None,
             log_format: "pretty".into(),
             poll_interval_ms: 500,
+            workers: None,
         }
     }
 }
@@ -57,6 +60,7 @@ impl fmt::Debug for Settings {
             .field("templates_dir", &self.templates_dir)
             .field("log_format", &self.log_format)
             .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("workers", &self.workers)
             .finish()
     }
 }

@@ -35,36 +35,31 @@ mod tests {
 
     #[test]
     fn hostile_markdown_comes_out_inert() {
-        let hostile = r#"
-<script>alert(1)</script>
-<img src=x onerror="alert(2)">
-[click](javascript:alert(3))
-<a href="javascript:alert(4)">x</a>
-<iframe src="https://evil.example"></iframe>
-<div onclick="alert(5)" style="position:fixed">overlay</div>
-<svg><script>alert(6)</script></svg>
-[data](data:text/html;base64,PHNjcmlwdD5hbGVydCg3KTwvc2NyaXB0Pg==)
-<form action="https://evil.example"><input name=a></form>
-<object data="x"></object><embed src="x">
-<style>body{display:none}</style>
-"#;
-        let out = to_html(hostile).to_lowercase();
+        let hostile = [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=\"alert(2)\">",
+            "[click](javascript:alert(3))",
+            "<a href=\"javascript:alert(4)\">x</a>",
+            "[x](JaVaScRiPt:alert(4))",
+            "<iframe src=\"https://evil.example\"></iframe>",
+            "<div onclick=\"alert(5)\" style=\"position:fixed\">overlay</div>",
+            "<svg><script>alert(6)</script></svg>",
+            "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCg3KTwvc2NyaXB0Pg==)",
+            "<form action=\"https://evil.example\"><input name=a></form>",
+            "<object data=\"x\"></object><embed src=\"x\">",
+            "<style>body{display:none}</style>",
+            "![img](javascript:alert(8))",
+            "<a href=\"&#106;avascript:alert(9)\">entity</a>",
+        ]
+        .join("\n\n");
+        let out = to_html(&hostile).to_lowercase();
         for bad in [
-            "<script",
-            "onerror",
-            "onclick",
-            "javascript:",
-            "<iframe",
-            "data:text",
-            "<form",
-            "<input",
-            "<object",
-            "<embed",
-            "<style",
-            "style=",
+            "<script", "onerror", "onclick", "href=\"javascript", "src=\"javascript", "href=\"data:", "<iframe",
+            "<form", "<input", "<object", "<embed", "<style", "style=", "&#106;",
         ] {
             assert!(!out.contains(bad), "{bad} survived in {out}");
         }
+        assert!(out.contains("overlay") && out.contains("entity"), "harmless text stays: {out}");
     }
 
     #[test]

@@ -1,0 +1,193 @@
+use herald_tests::TestApp;
+use serde_json::{Value, json};
+
+fn statuses(incident: &Value) -> Vec<String> {
+    incident["incident_updates"]
+        .as_array()
+        .map(|a| a.iter().map(|u| u["status"].as_str().unwrap_or("").to_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_real_incident_from_open_to_postmortem() {
+    let app = TestApp::spawn().await;
+    let pod = app.create_group("Prod2 (EU)", &[]).await;
+    let voice = app.create_component("Voice", pod["id"].as_str()).await;
+    let kb = app.create_component("Knowledge base", pod["id"].as_str()).await;
+    let (voice_id, kb_id) = (voice["id"].as_str().unwrap_or(""), kb["id"].as_str().unwrap_or(""));
+
+    // Posted 35 minutes after the impact began, with a promise of the next update.
+    let started = (chrono::Utc::now() - chrono::Duration::minutes(35)).to_rfc3339();
+    let inc = app
+        .create_incident(json!({
+            "name": "Calls dropping in Prod2 (EU)",
+            "status": "investigating",
+            "body": "We are investigating dropped calls. Please expect additional updates within the next 30 minutes.",
+            "components": {voice_id: "major_outage", kb_id: "degraded_performance"},
+            "started_at": started,
+            "next_update_in_minutes": 30,
+            "deliver_notifications": true
+        }))
+        .await;
+    let id = inc["id"].as_str().unwrap_or("").to_owned();
+    assert_eq!(id.len(), 12);
+    assert_eq!(inc["impact"], "critical", "impact comes from the worst component");
+    assert_eq!(inc["status"], "investigating");
+    assert!(inc["next_update_due_at"].is_string());
+    let started_back = chrono::DateTime::parse_from_rfc3339(inc["started_at"].as_str().unwrap_or("")).ok();
+    let created = chrono::DateTime::parse_from_rfc3339(inc["created_at"].as_str().unwrap_or("")).ok();
+    assert!(started_back < created, "started_at is backdated before created_at");
+    let first = &inc["incident_updates"][0];
+    let affected = first["affected_components"].as_array().cloned().unwrap_or_default();
+    assert_eq!(affected.len(), 2);
+    assert!(affected.iter().any(|a| a["code"] == voice_id && a["old_status"] == "operational" && a["new_status"] == "major_outage"));
+    assert_eq!(app.component(voice_id).await["status"], "major_outage");
+
+    // States do not move in a straight line: monitoring, then back to investigating.
+    let inc = app.update_incident(&id, json!({"status": "monitoring", "body": "A fix is out."})).await;
+    assert!(inc["monitoring_at"].is_string());
+    let inc = app.update_incident(&id, json!({"status": "investigating", "body": "Errors are back."})).await;
+    assert_eq!(statuses(&inc), ["investigating", "monitoring", "investigating"], "updates are newest first");
+
+    // A postmortem is refused before the incident is resolved.
+    let pm = app.page_path(&format!("/incidents/{id}/postmortem"));
+    let r = app.put(&pm, json!({"postmortem": {"body_draft": "## Summary"}})).await.expect(422).json();
+    assert_eq!(r["error"]["code"], "invalid_transition");
+
+    // Resolving puts the components back to operational unless the update says otherwise.
+    let inc = app
+        .update_incident(&id, json!({"status": "resolved", "body": "Fixed.", "components": {kb_id: "degraded_performance"}}))
+        .await;
+    assert_eq!(inc["status"], "resolved");
+    assert!(inc["resolved_at"].is_string());
+    assert_eq!(inc["next_update_due_at"], Value::Null, "no promise on a resolved incident");
+    assert_eq!(app.component(voice_id).await["status"], "operational");
+    assert_eq!(app.component(kb_id).await["status"], "degraded_performance");
+    assert_eq!(inc["impact"], "critical", "impact keeps the worst status seen during the incident");
+
+    // Reopen, resolve again.
+    let inc = app.update_incident(&id, json!({"status": "identified", "body": "It recurred."})).await;
+    assert_eq!(inc["resolved_at"], Value::Null);
+    let inc = app.update_incident(&id, json!({"status": "resolved"})).await;
+    assert_eq!(inc["incident_updates"][0]["body"], "This incident has been resolved.");
+
+    // Postmortem: draft, then publish.
+    let d = app.put(&pm, json!({"postmortem": {"body_draft": "## Root cause\n\nA bad deploy."}})).await.expect(200).json();
+    assert_eq!(d["body"], Value::Null, "a draft is not published");
+    assert!(d["body_draft"].as_str().unwrap_or("").contains("Root cause"));
+    let p = app.put(&format!("{pm}/publish"), json!({"postmortem": {"notify_subscribers": false}})).await.expect(200).json();
+    assert!(p["published_at"].is_string());
+    let inc = app.get(&app.page_path(&format!("/incidents/{id}"))).await.expect(200).json();
+    assert_eq!(inc["status"], "postmortem");
+    assert!(inc["postmortem_published_at"].is_string());
+
+    // A postmortem'd incident cannot be reopened.
+    let r = app
+        .patch(&app.page_path(&format!("/incidents/{id}")), json!({"incident": {"status": "investigating"}}))
+        .await
+        .expect(422)
+        .json();
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains("'postmortem'"), "{r}");
+
+    // The event log has every step, in order.
+    let kinds: Vec<String> = app.events().await.iter().map(|e| e["kind"].as_str().unwrap_or("").to_owned()).collect();
+    for k in ["incident.created", "incident.updated", "incident.resolved", "incident.reopened", "postmortem.drafted", "postmortem.published", "component.status_changed"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+    }
+    let seqs: Vec<i64> = app.events().await.iter().map(|e| e["seq"].as_i64().unwrap_or(0)).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "events are ordered");
+}
+
+#[tokio::test]
+async fn impact_window_and_display_at_can_be_edited_later() {
+    let app = TestApp::spawn().await;
+    let inc = app.create_incident(json!({"name": "Slow search", "status": "identified"})).await;
+    let id = inc["id"].as_str().unwrap_or("").to_owned();
+    let update_id = inc["incident_updates"][0]["id"].as_str().unwrap_or("").to_owned();
+    app.update_incident(&id, json!({"status": "resolved"})).await;
+
+    let start = "2026-11-01T10:00:00Z";
+    let end = "2026-11-01T11:14:00Z";
+    let inc = app.update_incident(&id, json!({"started_at": start, "resolved_at": end})).await;
+    assert_eq!(inc["started_at"], "2026-11-01T10:00:00.000Z");
+    assert_eq!(inc["resolved_at"], "2026-11-01T11:14:00.000Z");
+    assert_eq!(inc["incident_updates"].as_array().map(Vec::len), Some(2), "editing the window posts no update");
+
+    // An end before the start is refused and nothing changes.
+    let r = app
+        .patch(&app.page_path(&format!("/incidents/{id}")), json!({"incident": {"resolved_at": "2026-11-01T09:00:00Z"}}))
+        .await
+        .expect(422);
+    assert!(r.text.contains("before it started"), "{}", r.text);
+    let again = app.get(&app.page_path(&format!("/incidents/{id}"))).await.json();
+    assert_eq!(again["resolved_at"], "2026-11-01T11:14:00.000Z");
+
+    let path = app.page_path(&format!("/incidents/{id}/incident_updates/{update_id}"));
+    let u = app
+        .patch(&path, json!({"incident_update": {"display_at": "2026-11-01T10:05:00Z", "body": "Search is slow."}}))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(u["display_at"], "2026-11-01T10:05:00.000Z");
+    assert_eq!(u["body"], "Search is slow.");
+}
+
+#[tokio::test]
+async fn listing_unresolved_and_deleting() {
+    let app = TestApp::spawn().await;
+    let a = app.create_incident(json!({"name": "First"})).await;
+    let b = app.create_incident(json!({"name": "Second", "status": "monitoring"})).await;
+    app.update_incident(a["id"].as_str().unwrap_or(""), json!({"status": "resolved"})).await;
+
+    let all = app.get(&app.page_path("/incidents")).await.expect(200).json();
+    let names: Vec<&str> = all.as_array().map(|a| a.iter().filter_map(|i| i["name"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(names, ["Second", "First"], "newest first");
+    let open = app.get(&app.page_path("/incidents/unresolved.json")).await.expect(200).json();
+    assert_eq!(open.as_array().map(Vec::len), Some(1));
+    assert_eq!(open[0]["name"], "Second");
+    let found = app.get(&app.page_path("/incidents?q=Fir")).await.expect(200).json();
+    assert_eq!(found.as_array().map(Vec::len), Some(1));
+
+    let path = app.page_path(&format!("/incidents/{}", b["id"].as_str().unwrap_or("")));
+    let deleted = app
+        .send(reqwest::Method::DELETE, &path, Some(&app.admin), Some(json!({"ignored": true})))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(deleted["name"], "Second", "DELETE returns the deleted incident and ignores a JSON body");
+    app.get(&path).await.expect(404);
+}
+
+#[tokio::test]
+async fn impact_override_and_maintenance_statuses() {
+    let app = TestApp::spawn().await;
+    let c = app.create_component("API", None).await;
+    let cid = c["id"].as_str().unwrap_or("");
+    let inc = app
+        .create_incident(json!({"name": "Errors", "components": {cid: "major_outage"}, "impact_override": "minor"}))
+        .await;
+    assert_eq!(inc["impact"], "minor");
+    assert_eq!(inc["impact_override"], "minor");
+    let inc = app.update_incident(inc["id"].as_str().unwrap_or(""), json!({"impact_override": null})).await;
+    assert_eq!(inc["impact"], "critical");
+
+    let r = app.post(&app.page_path("/incidents"), json!({"incident": {"name": "x", "status": "verifying"}})).await.expect(422).json();
+    assert_eq!(r["error"]["code"], "invalid_transition");
+
+    // A maintenance is an incident with scheduled_for; it takes maintenance statuses only.
+    let from = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let until = (chrono::Utc::now() + chrono::Duration::days(2) + chrono::Duration::hours(2)).to_rfc3339();
+    let m = app
+        .create_incident(json!({"name": "DB upgrade", "scheduled_for": from, "scheduled_until": until, "components": {cid: "under_maintenance"}}))
+        .await;
+    assert_eq!(m["status"], "scheduled");
+    assert_eq!(m["impact"], "maintenance");
+    assert_eq!(app.component(cid).await["status"], "major_outage", "a scheduled maintenance leaves components alone");
+    let r = app
+        .patch(&app.page_path(&format!("/incidents/{}", m["id"].as_str().unwrap_or(""))), json!({"incident": {"status": "identified"}}))
+        .await
+        .expect(422);
+    assert!(r.text.contains("scheduled maintenance"), "{}", r.text);
+    let up = app.get(&app.page_path("/incidents/upcoming")).await.expect(200).json();
+    assert_eq!(up.as_array().map(Vec::len), Some(1));
+}
