@@ -1,5 +1,8 @@
 //! Black-box tests of the admin API and the public side, against the real server.
 
+mod browser;
 mod components;
 mod incidents;
 mod protocol;
+mod public;
+mod roles;
