@@ -18,7 +18,7 @@ pub struct Running {
 pub async fn launch(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let public_url = settings.public_url(addr);
-    let store = Store::open(&settings.database_url, &public_url).await?;
+    let store = Store::open(&settings.database_url, Some(&public_url)).await?;
     let public = Arc::new(Public::new(&settings)?);
     let state = web::Data::new(http::AppState {
         store,
@@ -32,7 +32,10 @@ pub async fn launch(settings: Settings, listener: TcpListener) -> anyhow::Result
         .watch(state.store.clone(), state.settings.poll_interval_ms);
 
     let data = state.clone();
-    let workers = state.settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let workers = state
+        .settings
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())

@@ -161,8 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn open(settings: &Settings) -> anyhow::Result<store::Store> {
-    let bind = settings.bind.parse()?;
-    Ok(store::Store::open(&settings.database_url, &settings.public_url(bind)).await?)
+    Ok(store::Store::open(&settings.database_url, None).await?)
 }
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {

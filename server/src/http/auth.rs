@@ -55,19 +55,18 @@ pub async fn authorize(
         .path()
         .strip_prefix("/v1/pages/")
         .map(|rest| rest.split('/').next().unwrap_or(""))
+        && page_id != state.store.page_id()
     {
-        if page_id != state.store.page_id() {
-            return Err(ApiError::NotFound(format!("page '{page_id}' was not found")).into());
-        }
+        return Err(ApiError::NotFound(format!("page '{page_id}' was not found")).into());
     }
-    if let Some(op) = routes::find(&state.ops, req.method(), req.path()) {
-        if token.role < op.role {
-            return Err(ApiError::Forbidden {
-                have: token.role.as_str(),
-                need: op.role.as_str(),
-            }
-            .into());
+    if let Some(op) = routes::find(&state.ops, req.method(), req.path())
+        && token.role < op.role
+    {
+        return Err(ApiError::Forbidden {
+            have: token.role.as_str(),
+            need: op.role.as_str(),
         }
+        .into());
     }
     req.extensions_mut().insert(Actor {
         token_id: Some(token.id.clone()),

@@ -150,10 +150,10 @@ impl Public {
     }
 
     fn remember(&self, snap: &Snapshot, key: String, asset: Arc<Asset>) {
-        if let Ok(mut m) = snap.lazy.lock() {
-            if m.len() < 10_000 {
-                m.insert(key, asset);
-            }
+        if let Ok(mut m) = snap.lazy.lock()
+            && m.len() < 10_000
+        {
+            m.insert(key, asset);
         }
     }
 }
@@ -278,10 +278,10 @@ async fn history_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         .and_then(|(_, v)| v.parse::<u64>().ok())
         .unwrap_or(1)
         .clamp(1, 10_000);
-    if page == 1 {
-        if let Some(a) = snap.assets.get("/history") {
-            return a.respond(&req);
-        }
+    if page == 1
+        && let Some(a) = snap.assets.get("/history")
+    {
+        return a.respond(&req);
     }
     let key = format!("/history?page={page}");
     if let Some(a) = public.lazy(&snap, &key) {

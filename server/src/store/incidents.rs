@@ -190,13 +190,13 @@ pub async fn create(w: &mut Write, c: Changes) -> Result<Incident> {
     let started_at = c.started_at.unwrap_or(now);
     let resolved_at = c.resolved_at.or(life.resolved_at);
     check_window(started_at, resolved_at, now)?;
-    if let (Some(from), Some(until)) = (c.scheduled_for, c.scheduled_until) {
-        if until < from {
-            return Err(StoreError::invalid(
-                "scheduled_until",
-                "scheduled_until is before scheduled_for",
-            ));
-        }
+    if let (Some(from), Some(until)) = (c.scheduled_for, c.scheduled_until)
+        && until < from
+    {
+        return Err(StoreError::invalid(
+            "scheduled_until",
+            "scheduled_until is before scheduled_for",
+        ));
     }
     let id = new_id();
     incidents::ActiveModel {

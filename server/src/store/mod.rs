@@ -111,8 +111,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects, applies pending migrations and makes sure the page row exists.
-    pub async fn open(url: &str, public_url: &str) -> Result<Store> {
+    /// Connects, applies pending migrations and makes sure the page row exists. A
+    /// server passes its public URL so the page's links follow it; tools pass `None`.
+    pub async fn open(url: &str, public_url: Option<&str>) -> Result<Store> {
         let db = connect(url).await?;
         migration::Migrator::up(&db, None).await?;
         let page_id = pages::ensure(&db, public_url).await?;

@@ -26,28 +26,29 @@ impl From<pages::Model> for Page {
     }
 }
 
-/// Returns the page's id, creating the page on first start and keeping its URL in step
-/// with the configured public URL.
-pub(super) async fn ensure(db: &impl ConnectionTrait, public_url: &str) -> Result<String> {
+/// Returns the page's id, creating the page on first start; a server passes its public
+/// URL so the page's links follow it.
+pub(super) async fn ensure(db: &impl ConnectionTrait, public_url: Option<&str>) -> Result<String> {
     let existing = pages::Entity::find()
         .order_by_asc(pages::Column::CreatedAt)
         .one(db)
         .await?;
-    match existing {
-        Some(p) if p.url == public_url => Ok(p.id),
-        Some(p) => {
+    match (existing, public_url) {
+        (Some(p), None) => Ok(p.id),
+        (Some(p), Some(u)) if p.url == u => Ok(p.id),
+        (Some(p), Some(public_url)) => {
             let id = p.id.clone();
             let mut am: pages::ActiveModel = p.into();
             am.url = Set(public_url.to_owned());
             am.update(db).await?;
             Ok(id)
         }
-        None => {
+        (None, public_url) => {
             let now = Utc::now();
             let page = pages::ActiveModel {
                 id: Set(new_id()),
                 name: Set("Herald".to_owned()),
-                url: Set(public_url.to_owned()),
+                url: Set(public_url.unwrap_or("http://127.0.0.1:8080").to_owned()),
                 time_zone: Set("Etc/UTC".to_owned()),
                 created_at: Set(now),
                 updated_at: Set(now),

@@ -74,13 +74,13 @@ pub async fn update(
     actor: Actor,
     Envelope(body): Envelope<PageBody>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(tz) = &body.time_zone {
-        if tz.parse::<chrono_tz::Tz>().is_err() {
-            return Err(ApiError::invalid(
-                "page.time_zone",
-                format!("'{tz}' is not an IANA time zone"),
-            ));
-        }
+    if let Some(tz) = &body.time_zone
+        && tz.parse::<chrono_tz::Tz>().is_err()
+    {
+        return Err(ApiError::invalid(
+            "page.time_zone",
+            format!("'{tz}' is not an IANA time zone"),
+        ));
     }
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid("page.name", "name must not be empty"));
