@@ -191,3 +191,46 @@ async fn impact_override_and_maintenance_statuses() {
     let up = app.get(&app.page_path("/incidents/upcoming")).await.expect(200).json();
     assert_eq!(up.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn a_maintenance_moves_its_components_when_it_starts_and_ends() {
+    let app = TestApp::spawn().await;
+    let db = app.create_component("Database", None).await;
+    let dbid = db["id"].as_str().unwrap_or("");
+    let from = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let m = app
+        .create_incident(json!({"name": "Database upgrade", "scheduled_for": from, "components": {dbid: "under_maintenance"}}))
+        .await;
+    let id = m["id"].as_str().unwrap_or("");
+    assert_eq!(app.component(dbid).await["status"], "operational");
+    let m = app.update_incident(id, json!({"status": "in_progress", "body": "Under way."})).await;
+    assert_eq!(app.component(dbid).await["status"], "under_maintenance");
+    assert_eq!(m["incident_updates"][0]["affected_components"][0]["new_status"], "under_maintenance");
+    app.update_incident(id, json!({"status": "verifying"})).await;
+    let m = app.update_incident(id, json!({"status": "completed"})).await;
+    assert!(m["resolved_at"].is_string());
+    assert_eq!(app.component(dbid).await["status"], "operational");
+    let r = app.patch(&app.page_path(&format!("/incidents/{id}")), json!({"incident": {"status": "in_progress"}})).await.expect(422);
+    assert!(r.text.contains("'completed'"), "{}", r.text);
+
+    // Cancelled before it starts: components are never touched.
+    let m2 = app
+        .create_incident(json!({"name": "Cache flush", "scheduled_for": from, "components": {dbid: "under_maintenance"}}))
+        .await;
+    app.update_incident(m2["id"].as_str().unwrap_or(""), json!({"status": "completed", "body": "Cancelled."})).await;
+    assert_eq!(app.component(dbid).await["status"], "operational");
+}
+
+#[tokio::test]
+async fn a_future_start_is_refused() {
+    let app = TestApp::spawn().await;
+    let future = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let r = app.post(&app.page_path("/incidents"), json!({"incident": {"name": "x", "started_at": future}})).await.expect(422);
+    assert!(r.text.contains("future"), "{}", r.text);
+    let inc = app.create_incident(json!({"name": "y"})).await;
+    let r = app
+        .patch(&app.page_path(&format!("/incidents/{}", inc["id"].as_str().unwrap_or(""))), json!({"incident": {"started_at": future}}))
+        .await
+        .expect(422);
+    assert!(r.text.contains("future"), "{}", r.text);
+}

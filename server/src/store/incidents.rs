@@ -325,11 +325,7 @@ pub async fn update(w: &mut Write, id: &str, c: Changes) -> Result<Incident> {
         }
         resolved_at = Some(r);
     }
-    check_window(
-        started_at,
-        resolved_at,
-        now.max(started_at).max(before.created_at),
-    )?;
+    check_window(started_at, resolved_at, now)?;
     am.started_at = Set(started_at);
     am.resolved_at = Set(resolved_at);
     am.updated_at = Set(now);
@@ -337,6 +333,18 @@ pub async fn update(w: &mut Write, id: &str, c: Changes) -> Result<Incident> {
 
     if let Some(effect) = effect {
         let mut wanted = c.components.clone();
+        if before.status == IncidentStatus::Scheduled
+            && status != IncidentStatus::Scheduled
+            && status.is_open()
+        {
+            // A maintenance that starts puts the components it announced into the status
+            // it announced for them.
+            for (cid, planned) in &before.components {
+                if !wanted.iter().any(|(w, _)| w == cid) {
+                    wanted.push((cid.clone(), Some(*planned)));
+                }
+            }
+        }
         if matches!(effect, Effect::Closed { .. }) {
             // Resolving puts affected components back to operational unless the update
             // says otherwise.
