@@ -40,7 +40,6 @@ pub async fn launch(settings: Settings, listener: TcpListener) -> anyhow::Result
         App::new()
             .app_data(data.clone())
             .wrap(from_fn(http::strip_json_suffix))
-            .wrap(tracing_actix())
             .configure(http::configure)
     })
     .workers(workers.max(1))
@@ -52,8 +51,4 @@ pub async fn launch(settings: Settings, listener: TcpListener) -> anyhow::Result
         server,
         state,
     })
-}
-
-fn tracing_actix() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_target("herald::http")
 }

@@ -54,7 +54,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(|cfg| v1::table().mount(cfg))
                 .default_service(web::to(no_such_route))
                 .wrap(from_fn(idempotency::replay_or_run))
-                .wrap(from_fn(auth::authorize)),
+                .wrap(from_fn(auth::authorize))
+                // Admin requests are logged; public traffic is what a CDN in front logs.
+                .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("herald::admin")),
         )
         .configure(crate::public::configure);
 }
