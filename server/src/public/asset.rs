@@ -31,6 +31,8 @@ impl Caching {
     }
 }
 
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 #[derive(Debug)]
 pub struct Asset {
     pub status: StatusCode,
@@ -141,6 +143,12 @@ impl Asset {
             .insert_header(("X-Content-Type-Options", "nosniff"));
         if status == StatusCode::OK {
             res.insert_header((header::ETAG, tag));
+        }
+        if self.content_type.starts_with("text/html") {
+            // Defence in depth behind the Markdown sanitiser: only our own script runs.
+            res.insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+                .insert_header((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+                .insert_header((header::X_FRAME_OPTIONS, "DENY"));
         }
         if self.cors {
             res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
