@@ -125,8 +125,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let st = open(&settings).await?;
             match command {
                 TokenCommand::Create { role, name } => {
-                    let (_, secret) =
-                        store::tokens::create(st.db(), &name, role, Utc::now()).await?;
+                    let mut w = st.begin(&store::Actor::system("cli"), Utc::now()).await?;
+                    let (_, secret) = store::tokens::issue(&mut w, &name, role).await?;
+                    w.commit().await?;
                     println!("{}", secret.0);
                 }
                 TokenCommand::List => {
@@ -140,7 +141,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 TokenCommand::Revoke { id } => {
-                    let t = store::tokens::revoke(st.db(), &id, Utc::now()).await?;
+                    let mut w = st.begin(&store::Actor::system("cli"), Utc::now()).await?;
+                    let t = store::tokens::withdraw(&mut w, &id).await?;
+                    w.commit().await?;
                     eprintln!("revoked {} ({})", t.id, t.name);
                 }
             }
@@ -174,8 +177,11 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         running.state.changed().await;
     }
     if !store::tokens::has_admin(store.db()).await? {
-        let (_, secret) =
-            store::tokens::create(store.db(), "initial admin", Role::Admin, Utc::now()).await?;
+        let mut w = store
+            .begin(&store::Actor::system("first start"), Utc::now())
+            .await?;
+        let (_, secret) = store::tokens::issue(&mut w, "initial admin", Role::Admin).await?;
+        w.commit().await?;
         println!(
             "\nFirst start: an admin API token was created. It is shown only this once:\n\n    {}\n",
             secret.0

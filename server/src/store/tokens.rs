@@ -144,3 +144,29 @@ pub async fn has_admin(db: &impl ConnectionTrait) -> Result<bool> {
         .await?
         .is_some())
 }
+
+/// Creates a token inside a write, with its audit record.
+pub async fn issue(w: &mut super::Write, name: &str, role: Role) -> Result<(Token, Secret)> {
+    let (t, s) = create(w.conn(), name, role, w.now()).await?;
+    w.audit(
+        "api_token.create",
+        "api_token",
+        &t.id,
+        serde_json::json!({"name": t.name, "role": t.role}),
+    )
+    .await?;
+    Ok((t, s))
+}
+
+/// Revokes a token inside a write, with its audit record.
+pub async fn withdraw(w: &mut super::Write, id_or_prefix: &str) -> Result<Token> {
+    let t = revoke(w.conn(), id_or_prefix, w.now()).await?;
+    w.audit(
+        "api_token.revoke",
+        "api_token",
+        &t.id,
+        serde_json::json!({"name": t.name}),
+    )
+    .await?;
+    Ok(t)
+}

@@ -1,8 +1,6 @@
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{created, ok};
 use crate::domain::Role;
@@ -70,15 +68,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let role = body.role.unwrap_or(Role::Viewer);
     let (token, secret) = super::write(&state, &actor, async |w| {
-        let (t, s) = tokens::create(w.conn(), &body.name, role, w.now()).await?;
-        w.audit(
-            "api_token.create",
-            "api_token",
-            &t.id,
-            json!({"name": t.name, "role": t.role}),
-        )
-        .await?;
-        Ok((t, s))
+        tokens::issue(w, &body.name, role).await
     })
     .await?;
     Ok(created(&doc(token, Some(secret.0))))
@@ -91,15 +81,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let (_, token_id) = path.into_inner();
     let token = super::write(&state, &actor, async |w| {
-        let t = tokens::revoke(w.conn(), &token_id, Utc::now()).await?;
-        w.audit(
-            "api_token.revoke",
-            "api_token",
-            &t.id,
-            json!({"name": t.name}),
-        )
-        .await?;
-        Ok(t)
+        tokens::withdraw(w, &token_id).await
     })
     .await?;
     Ok(ok(&doc(token, None)))
