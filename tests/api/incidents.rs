@@ -234,3 +234,30 @@ async fn a_future_start_is_refused() {
         .expect(422);
     assert!(r.text.contains("future"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn concurrent_writers_all_land_and_the_log_stays_ordered() {
+    let app = TestApp::spawn().await;
+    let c = app.create_component("API", None).await;
+    let cid = c["id"].as_str().unwrap_or("").to_owned();
+    let writes = (0..16).map(|n| {
+        let app = &app;
+        let cid = cid.clone();
+        async move {
+            let status = ["degraded_performance", "partial_outage", "major_outage", "operational"][n % 4];
+            let inc = app.create_incident(json!({"name": format!("Incident {n}"), "components": {cid: status}})).await;
+            app.update_incident(inc["id"].as_str().unwrap_or(""), json!({"status": "resolved"})).await;
+        }
+    });
+    futures_util::future::join_all(writes).await;
+    let all = app.get(&app.page_path("/incidents?per_page=100")).await.expect(200).json();
+    assert_eq!(all.as_array().map(Vec::len), Some(16));
+    assert!(all.as_array().is_some_and(|a| a.iter().all(|i| i["status"] == "resolved")));
+    let events = app.events().await;
+    let created = events.iter().filter(|e| e["kind"] == "incident.created").count();
+    let resolved = events.iter().filter(|e| e["kind"] == "incident.resolved").count();
+    assert_eq!((created, resolved), (16, 16));
+    let seqs: Vec<i64> = events.iter().filter_map(|e| e["seq"].as_i64()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gaps, no reordering: {seqs:?}");
+    assert_eq!(app.component(&cid).await["status"], "operational");
+}

@@ -31,10 +31,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Called after every committed change: the public snapshot is rebuilt before the
-    /// admin request answers, so the next public request sees the change.
+    /// Called after a change: rebuilds the public snapshot before the admin request
+    /// answers, so the next public request sees the change.
     pub async fn changed(&self) {
         self.public.refresh(&self.store).await;
+    }
+
+    /// Like [`changed`](Self::changed) for a change whose last event is `seq`: when a
+    /// rebuild that already includes it has happened meanwhile (concurrent writers),
+    /// nothing more is done.
+    pub async fn changed_up_to(&self, seq: Option<i64>) {
+        if let Some(seq) = seq {
+            self.public.refresh_to(&self.store, seq).await;
+        }
     }
 }
 

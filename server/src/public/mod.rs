@@ -91,14 +91,37 @@ impl Public {
         self.current.read().ok().and_then(|g| g.clone())
     }
 
+    /// Rebuilds unless the current snapshot already includes event `seq`. Writers that
+    /// commit while a rebuild runs share the next one instead of queueing one each.
+    pub async fn refresh_to(&self, store: &Store, seq: i64) {
+        let _one_at_a_time = self.rebuilding.lock().await;
+        if self.current().is_some_and(|s| s.version >= seq) {
+            return;
+        }
+        self.rebuild(store).await;
+    }
+
     /// Rebuilds the snapshot from the database. On failure the previous snapshot stays
     /// (readers get slightly stale data rather than an error).
     pub async fn refresh(&self, store: &Store) {
         let _one_at_a_time = self.rebuilding.lock().await;
+        self.rebuild(store).await;
+    }
+
+    async fn rebuild(&self, store: &Store) {
         let now = Utc::now();
+        let started = std::time::Instant::now();
         match snapshot::load(store, now).await {
             Ok(data) => {
+                let loaded = std::time::Instant::now();
                 let snap = Arc::new(snapshot::build(data, &self.renderer, &self.links, now));
+                tracing::debug!(
+                    version = snap.version,
+                    load_ms = (loaded - started).as_millis() as u64,
+                    build_ms = loaded.elapsed().as_millis() as u64,
+                    assets = snap.assets.len(),
+                    "public snapshot rebuilt"
+                );
                 if let Ok(mut g) = self.current.write() {
                     *g = Some(snap);
                 }

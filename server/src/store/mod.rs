@@ -147,7 +147,7 @@ impl Store {
             actor: actor.clone(),
             now,
             page_id: self.page_id.clone(),
-            events: 0,
+            last_seq: None,
         })
     }
 
@@ -192,7 +192,8 @@ pub struct Write {
     actor: Actor,
     now: DateTime<Utc>,
     page_id: String,
-    events: usize,
+    /// The sequence number of the last event written, if any.
+    last_seq: Option<i64>,
 }
 
 impl Write {
@@ -220,7 +221,7 @@ impl Write {
         subject_id: &str,
         payload: serde_json::Value,
     ) -> Result<()> {
-        entity::events::ActiveModel {
+        let event = entity::events::ActiveModel {
             kind: Set(kind.to_owned()),
             subject_type: Set(subject_type.to_owned()),
             subject_id: Set(subject_id.to_owned()),
@@ -230,7 +231,7 @@ impl Write {
         }
         .insert(&self.txn)
         .await?;
-        self.events += 1;
+        self.last_seq = Some(event.seq);
         Ok(())
     }
 
@@ -257,9 +258,10 @@ impl Write {
         Ok(())
     }
 
-    /// Commits. Returns how many events the change wrote.
-    pub async fn commit(self) -> Result<usize> {
+    /// Commits. Returns the sequence number of the last event written, so callers can
+    /// wait for the public snapshot to reach it.
+    pub async fn commit(self) -> Result<Option<i64>> {
         self.txn.commit().await?;
-        Ok(self.events)
+        Ok(self.last_seq)
     }
 }

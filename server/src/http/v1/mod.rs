@@ -148,8 +148,8 @@ where
 {
     let mut w = state.store.begin(actor, Utc::now()).await?;
     let out = f(&mut w).await?;
-    w.commit().await?;
-    state.changed().await;
+    let seq = w.commit().await?;
+    state.changed_up_to(seq).await;
     Ok(out)
 }
 
