@@ -125,7 +125,7 @@ pub fn build(
             .collect()
     };
     let status: PageStatus = data.status();
-    let components: Vec<ComponentDoc> = index.docs(ctx);
+    let components: Vec<ComponentDoc> = index.docs(ctx, Flavor::Public);
     let unresolved = docs(&data.unresolved);
     let incidents: Vec<IncidentDoc> = docs(
         &data

@@ -101,6 +101,10 @@ pub struct ComponentDoc {
     /// Only on groups: the ids of the components inside.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<String>>,
+    /// Manage API only. Statuspage's email-to-component address; Herald takes no
+    /// inbound email, so it is null there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automation_email: Option<Option<String>>,
 }
 
 /// Component documents for every component, with group statuses rolled up from their
@@ -144,7 +148,7 @@ impl<'a> ComponentIndex<'a> {
         }
     }
 
-    pub fn doc(&self, c: &Component, ctx: &PageCtx) -> ComponentDoc {
+    pub fn doc(&self, c: &Component, ctx: &PageCtx, flavor: Flavor) -> ComponentDoc {
         ComponentDoc {
             id: c.id.clone(),
             name: c.name.clone(),
@@ -162,11 +166,12 @@ impl<'a> ComponentIndex<'a> {
             components: c
                 .is_group
                 .then(|| self.children(&c.id).iter().map(|c| c.id.clone()).collect()),
+            automation_email: (flavor == Flavor::Manage).then_some(None),
         }
     }
 
-    pub fn docs(&self, ctx: &PageCtx) -> Vec<ComponentDoc> {
-        self.all.iter().map(|c| self.doc(c, ctx)).collect()
+    pub fn docs(&self, ctx: &PageCtx, flavor: Flavor) -> Vec<ComponentDoc> {
+        self.all.iter().map(|c| self.doc(c, ctx, flavor)).collect()
     }
 }
 
@@ -329,7 +334,7 @@ pub fn incident_doc(
             .components
             .iter()
             .filter_map(|(cid, _)| index.get(cid))
-            .map(|c| index.doc(c, ctx))
+            .map(|c| index.doc(c, ctx, flavor))
             .collect(),
         window: (maintenance && flavor == Flavor::Public).then(|| MaintenanceWindow {
             scheduled_for: ctx.ts_opt(i.scheduled_for),

@@ -15,7 +15,7 @@ use crate::http::{
     lenient,
     routes::RouteTable,
 };
-use crate::render::statuspage::ComponentDoc;
+use crate::render::statuspage::{ComponentDoc, Flavor};
 use crate::store::{
     Actor,
     components::{self, ComponentPatch, NewComponent},
@@ -196,7 +196,7 @@ fn component_doc(view: &View, id: &str) -> Result<ComponentDoc, ApiError> {
     let c = index
         .get(id)
         .ok_or_else(|| ApiError::NotFound(format!("component '{id}' was not found")))?;
-    Ok(index.doc(c, &view.ctx))
+    Ok(index.doc(c, &view.ctx, Flavor::Manage))
 }
 
 fn group_doc(view: &View, id: &str) -> Result<GroupDoc, ApiError> {
@@ -219,7 +219,7 @@ fn group_doc(view: &View, id: &str) -> Result<GroupDoc, ApiError> {
 
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let view = View::load(&state).await?;
-    Ok(ok(&view.index().docs(&view.ctx)))
+    Ok(ok(&view.index().docs(&view.ctx, Flavor::Manage)))
 }
 
 pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, ApiError> {
