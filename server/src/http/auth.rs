@@ -13,6 +13,7 @@ use chrono::Utc;
 use futures_util::future::{Ready, ready};
 
 use super::{AppState, error::ApiError, routes};
+use crate::domain::Role;
 use crate::store::{Actor, tokens};
 
 fn presented_key(req: &ServiceRequest) -> Option<String> {
@@ -51,20 +52,22 @@ pub async fn authorize(
     let Some(token) = token else {
         return Err(ApiError::Unauthorized.into());
     };
-    if let Some(page_id) = req
-        .path()
+    // Match on the path exactly as the router will see it (percent-decoded), and fail
+    // closed: a request that matches no operation needs an admin key, so no spelling of
+    // a path can reach a handler with less than the role the route table gives it.
+    let path = req.match_info().as_str().to_owned();
+    if let Some(page_id) = path
         .strip_prefix("/v1/pages/")
         .map(|rest| rest.split('/').next().unwrap_or(""))
         && page_id != state.store.page_id()
     {
         return Err(ApiError::NotFound(format!("page '{page_id}' was not found")).into());
     }
-    if let Some(op) = routes::find(&state.ops, req.method(), req.path())
-        && token.role < op.role
-    {
+    let need = routes::find(&state.ops, req.method(), &path).map_or(Role::Admin, |op| op.role);
+    if token.role < need {
         return Err(ApiError::Forbidden {
             have: token.role.as_str(),
-            need: op.role.as_str(),
+            need: need.as_str(),
         }
         .into());
     }
