@@ -40,7 +40,12 @@ impl Resp {
     /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Resp {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 }
@@ -50,7 +55,9 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
     match std::env::var("HERALD_TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
             let name = format!("herald_test_{}", store::new_id());
-            let admin = Database::connect(&base).await.unwrap_or_else(|e| panic!("connect {base}: {e}"));
+            let admin = Database::connect(&base)
+                .await
+                .unwrap_or_else(|e| panic!("connect {base}: {e}"));
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
@@ -83,12 +90,18 @@ impl TestApp {
         app
     }
 
-    async fn start(dir: tempfile::TempDir, database_url: String, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    async fn start(
+        dir: tempfile::TempDir,
+        database_url: String,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             herald::telemetry::init("pretty");
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
         let mut settings = Settings {
             database_url: database_url.clone(),
             bind: addr.to_string(),
@@ -97,13 +110,16 @@ impl TestApp {
             ..Settings::default()
         };
         adjust(&mut settings);
-        let running = app::launch(settings, listener).await.unwrap_or_else(|e| panic!("launch: {e:#}"));
+        let running = app::launch(settings, listener)
+            .await
+            .unwrap_or_else(|e| panic!("launch: {e:#}"));
         let handle = running.handle.clone();
         let state = running.state.clone();
         tokio::spawn(running.server);
-        let (_, admin) = store::tokens::create(state.store.db(), "test admin", Role::Admin, Utc::now())
-            .await
-            .unwrap_or_else(|e| panic!("token: {e}"));
+        let (_, admin) =
+            store::tokens::create(state.store.db(), "test admin", Role::Admin, Utc::now())
+                .await
+                .unwrap_or_else(|e| panic!("token: {e}"));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -122,16 +138,23 @@ impl TestApp {
 
     /// Seeds the demo page, as `herald serve --demo` does.
     pub async fn seed_demo(&self) {
-        store::seed::demo(&self.state.store, Utc::now()).await.unwrap_or_else(|e| panic!("seed: {e}"));
+        store::seed::demo(&self.state.store, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("seed: {e}"));
         self.state.changed().await;
     }
 
     pub async fn token(&self, role: Role) -> String {
-        store::tokens::create(self.state.store.db(), &format!("test {role}"), role, Utc::now())
-            .await
-            .unwrap_or_else(|e| panic!("token: {e}"))
-            .1
-             .0
+        store::tokens::create(
+            self.state.store.db(),
+            &format!("test {role}"),
+            role,
+            Utc::now(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("token: {e}"))
+        .1
+        .0
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -143,7 +166,13 @@ impl TestApp {
         format!("/v1/pages/{}{rest}", self.page_id)
     }
 
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.header("Authorization", format!("OAuth {t}"));
@@ -168,53 +197,80 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::POST, path, Some(&self.admin), Some(body)).await
+        self.send(Method::POST, path, Some(&self.admin), Some(body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::PATCH, path, Some(&self.admin), Some(body)).await
+        self.send(Method::PATCH, path, Some(&self.admin), Some(body))
+            .await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::PUT, path, Some(&self.admin), Some(body)).await
+        self.send(Method::PUT, path, Some(&self.admin), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str) -> Resp {
-        self.send(Method::DELETE, path, Some(&self.admin), None).await
+        self.send(Method::DELETE, path, Some(&self.admin), None)
+            .await
     }
 
     pub async fn create_component(&self, name: &str, group_id: Option<&str>) -> Value {
-        self.post(&self.page_path("/components"), json!({"component": {"name": name, "group_id": group_id}}))
-            .await
-            .expect(201)
-            .json()
+        self.post(
+            &self.page_path("/components"),
+            json!({"component": {"name": name, "group_id": group_id}}),
+        )
+        .await
+        .expect(201)
+        .json()
     }
 
     pub async fn create_group(&self, name: &str, members: &[&str]) -> Value {
-        self.post(&self.page_path("/component-groups"), json!({"component_group": {"name": name, "components": members}}))
-            .await
-            .expect(201)
-            .json()
+        self.post(
+            &self.page_path("/component-groups"),
+            json!({"component_group": {"name": name, "components": members}}),
+        )
+        .await
+        .expect(201)
+        .json()
     }
 
     pub async fn create_incident(&self, incident: Value) -> Value {
-        self.post(&self.page_path("/incidents"), json!({ "incident": incident })).await.expect(201).json()
+        self.post(
+            &self.page_path("/incidents"),
+            json!({ "incident": incident }),
+        )
+        .await
+        .expect(201)
+        .json()
     }
 
     pub async fn update_incident(&self, id: &str, incident: Value) -> Value {
-        self.patch(&self.page_path(&format!("/incidents/{id}")), json!({ "incident": incident }))
+        self.patch(
+            &self.page_path(&format!("/incidents/{id}")),
+            json!({ "incident": incident }),
+        )
+        .await
+        .expect(200)
+        .json()
+    }
+
+    pub async fn component(&self, id: &str) -> Value {
+        self.get(&self.page_path(&format!("/components/{id}")))
             .await
             .expect(200)
             .json()
     }
 
-    pub async fn component(&self, id: &str) -> Value {
-        self.get(&self.page_path(&format!("/components/{id}"))).await.expect(200).json()
-    }
-
     /// The event log as the backfill API serves it.
     pub async fn events(&self) -> Vec<Value> {
-        match self.get(&self.page_path("/events?limit=1000")).await.expect(200).json() {
+        match self
+            .get(&self.page_path("/events?limit=1000"))
+            .await
+            .expect(200)
+            .json()
+        {
             Value::Array(a) => a,
             other => panic!("events: {other}"),
         }

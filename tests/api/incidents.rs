@@ -4,7 +4,11 @@ use serde_json::{Value, json};
 fn statuses(incident: &Value) -> Vec<String> {
     incident["incident_updates"]
         .as_array()
-        .map(|a| a.iter().map(|u| u["status"].as_str().unwrap_or("").to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|u| u["status"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -13,8 +17,13 @@ async fn a_real_incident_from_open_to_postmortem() {
     let app = TestApp::spawn().await;
     let pod = app.create_group("Prod2 (EU)", &[]).await;
     let voice = app.create_component("Voice", pod["id"].as_str()).await;
-    let kb = app.create_component("Knowledge base", pod["id"].as_str()).await;
-    let (voice_id, kb_id) = (voice["id"].as_str().unwrap_or(""), kb["id"].as_str().unwrap_or(""));
+    let kb = app
+        .create_component("Knowledge base", pod["id"].as_str())
+        .await;
+    let (voice_id, kb_id) = (
+        voice["id"].as_str().unwrap_or(""),
+        kb["id"].as_str().unwrap_or(""),
+    );
 
     // Posted 35 minutes after the impact began, with a promise of the next update.
     let started = (chrono::Utc::now() - chrono::Duration::minutes(35)).to_rfc3339();
@@ -31,27 +40,58 @@ async fn a_real_incident_from_open_to_postmortem() {
         .await;
     let id = inc["id"].as_str().unwrap_or("").to_owned();
     assert_eq!(id.len(), 12);
-    assert_eq!(inc["impact"], "critical", "impact comes from the worst component");
+    assert_eq!(
+        inc["impact"], "critical",
+        "impact comes from the worst component"
+    );
     assert_eq!(inc["status"], "investigating");
     assert!(inc["next_update_due_at"].is_string());
-    let started_back = chrono::DateTime::parse_from_rfc3339(inc["started_at"].as_str().unwrap_or("")).ok();
-    let created = chrono::DateTime::parse_from_rfc3339(inc["created_at"].as_str().unwrap_or("")).ok();
-    assert!(started_back < created, "started_at is backdated before created_at");
+    let started_back =
+        chrono::DateTime::parse_from_rfc3339(inc["started_at"].as_str().unwrap_or("")).ok();
+    let created =
+        chrono::DateTime::parse_from_rfc3339(inc["created_at"].as_str().unwrap_or("")).ok();
+    assert!(
+        started_back < created,
+        "started_at is backdated before created_at"
+    );
     let first = &inc["incident_updates"][0];
-    let affected = first["affected_components"].as_array().cloned().unwrap_or_default();
+    let affected = first["affected_components"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(affected.len(), 2);
-    assert!(affected.iter().any(|a| a["code"] == voice_id && a["old_status"] == "operational" && a["new_status"] == "major_outage"));
+    assert!(affected.iter().any(|a| a["code"] == voice_id
+        && a["old_status"] == "operational"
+        && a["new_status"] == "major_outage"));
     assert_eq!(app.component(voice_id).await["status"], "major_outage");
 
     // States do not move in a straight line: monitoring, then back to investigating.
-    let inc = app.update_incident(&id, json!({"status": "monitoring", "body": "A fix is out."})).await;
+    let inc = app
+        .update_incident(
+            &id,
+            json!({"status": "monitoring", "body": "A fix is out."}),
+        )
+        .await;
     assert!(inc["monitoring_at"].is_string());
-    let inc = app.update_incident(&id, json!({"status": "investigating", "body": "Errors are back."})).await;
-    assert_eq!(statuses(&inc), ["investigating", "monitoring", "investigating"], "updates are newest first");
+    let inc = app
+        .update_incident(
+            &id,
+            json!({"status": "investigating", "body": "Errors are back."}),
+        )
+        .await;
+    assert_eq!(
+        statuses(&inc),
+        ["investigating", "monitoring", "investigating"],
+        "updates are newest first"
+    );
 
     // A postmortem is refused before the incident is resolved.
     let pm = app.page_path(&format!("/incidents/{id}/postmortem"));
-    let r = app.put(&pm, json!({"postmortem": {"body_draft": "## Summary"}})).await.expect(422).json();
+    let r = app
+        .put(&pm, json!({"postmortem": {"body_draft": "## Summary"}}))
+        .await
+        .expect(422)
+        .json();
     assert_eq!(r["error"]["code"], "invalid_transition");
 
     // Resolving puts the components back to operational unless the update says otherwise.
@@ -60,66 +100,148 @@ async fn a_real_incident_from_open_to_postmortem() {
         .await;
     assert_eq!(inc["status"], "resolved");
     assert!(inc["resolved_at"].is_string());
-    assert_eq!(inc["next_update_due_at"], Value::Null, "no promise on a resolved incident");
+    assert_eq!(
+        inc["next_update_due_at"],
+        Value::Null,
+        "no promise on a resolved incident"
+    );
     assert_eq!(app.component(voice_id).await["status"], "operational");
     assert_eq!(app.component(kb_id).await["status"], "degraded_performance");
-    assert_eq!(inc["impact"], "critical", "impact keeps the worst status seen during the incident");
+    assert_eq!(
+        inc["impact"], "critical",
+        "impact keeps the worst status seen during the incident"
+    );
 
     // Reopen, resolve again.
-    let inc = app.update_incident(&id, json!({"status": "identified", "body": "It recurred."})).await;
+    let inc = app
+        .update_incident(&id, json!({"status": "identified", "body": "It recurred."}))
+        .await;
     assert_eq!(inc["resolved_at"], Value::Null);
-    let inc = app.update_incident(&id, json!({"status": "resolved"})).await;
-    assert_eq!(inc["incident_updates"][0]["body"], "This incident has been resolved.");
+    let inc = app
+        .update_incident(&id, json!({"status": "resolved"}))
+        .await;
+    assert_eq!(
+        inc["incident_updates"][0]["body"],
+        "This incident has been resolved."
+    );
 
     // Postmortem: draft, then publish.
-    let d = app.put(&pm, json!({"postmortem": {"body_draft": "## Root cause\n\nA bad deploy."}})).await.expect(200).json();
+    let d = app
+        .put(
+            &pm,
+            json!({"postmortem": {"body_draft": "## Root cause\n\nA bad deploy."}}),
+        )
+        .await
+        .expect(200)
+        .json();
     assert_eq!(d["body"], Value::Null, "a draft is not published");
-    assert!(d["body_draft"].as_str().unwrap_or("").contains("Root cause"));
-    let p = app.put(&format!("{pm}/publish"), json!({"postmortem": {"notify_subscribers": false}})).await.expect(200).json();
+    assert!(
+        d["body_draft"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Root cause")
+    );
+    let p = app
+        .put(
+            &format!("{pm}/publish"),
+            json!({"postmortem": {"notify_subscribers": false}}),
+        )
+        .await
+        .expect(200)
+        .json();
     assert!(p["published_at"].is_string());
-    let inc = app.get(&app.page_path(&format!("/incidents/{id}"))).await.expect(200).json();
+    let inc = app
+        .get(&app.page_path(&format!("/incidents/{id}")))
+        .await
+        .expect(200)
+        .json();
     assert_eq!(inc["status"], "postmortem");
     assert!(inc["postmortem_published_at"].is_string());
 
     // A postmortem'd incident cannot be reopened.
     let r = app
-        .patch(&app.page_path(&format!("/incidents/{id}")), json!({"incident": {"status": "investigating"}}))
+        .patch(
+            &app.page_path(&format!("/incidents/{id}")),
+            json!({"incident": {"status": "investigating"}}),
+        )
         .await
         .expect(422)
         .json();
-    assert!(r["error"]["message"].as_str().unwrap_or("").contains("'postmortem'"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("'postmortem'"),
+        "{r}"
+    );
 
     // The event log has every step, in order.
-    let kinds: Vec<String> = app.events().await.iter().map(|e| e["kind"].as_str().unwrap_or("").to_owned()).collect();
-    for k in ["incident.created", "incident.updated", "incident.resolved", "incident.reopened", "postmortem.drafted", "postmortem.published", "component.status_changed"] {
+    let kinds: Vec<String> = app
+        .events()
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
+        .collect();
+    for k in [
+        "incident.created",
+        "incident.updated",
+        "incident.resolved",
+        "incident.reopened",
+        "postmortem.drafted",
+        "postmortem.published",
+        "component.status_changed",
+    ] {
         assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
     }
-    let seqs: Vec<i64> = app.events().await.iter().map(|e| e["seq"].as_i64().unwrap_or(0)).collect();
+    let seqs: Vec<i64> = app
+        .events()
+        .await
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap_or(0))
+        .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "events are ordered");
 }
 
 #[tokio::test]
 async fn impact_window_and_display_at_can_be_edited_later() {
     let app = TestApp::spawn().await;
-    let inc = app.create_incident(json!({"name": "Slow search", "status": "identified"})).await;
+    let inc = app
+        .create_incident(json!({"name": "Slow search", "status": "identified"}))
+        .await;
     let id = inc["id"].as_str().unwrap_or("").to_owned();
-    let update_id = inc["incident_updates"][0]["id"].as_str().unwrap_or("").to_owned();
-    app.update_incident(&id, json!({"status": "resolved"})).await;
+    let update_id = inc["incident_updates"][0]["id"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    app.update_incident(&id, json!({"status": "resolved"}))
+        .await;
 
     let start = "2026-11-01T10:00:00Z";
     let end = "2026-11-01T11:14:00Z";
-    let inc = app.update_incident(&id, json!({"started_at": start, "resolved_at": end})).await;
+    let inc = app
+        .update_incident(&id, json!({"started_at": start, "resolved_at": end}))
+        .await;
     assert_eq!(inc["started_at"], "2026-11-01T10:00:00.000Z");
     assert_eq!(inc["resolved_at"], "2026-11-01T11:14:00.000Z");
-    assert_eq!(inc["incident_updates"].as_array().map(Vec::len), Some(2), "editing the window posts no update");
+    assert_eq!(
+        inc["incident_updates"].as_array().map(Vec::len),
+        Some(2),
+        "editing the window posts no update"
+    );
 
     // An end before the start is refused and nothing changes.
     let r = app
-        .patch(&app.page_path(&format!("/incidents/{id}")), json!({"incident": {"resolved_at": "2026-11-01T09:00:00Z"}}))
+        .patch(
+            &app.page_path(&format!("/incidents/{id}")),
+            json!({"incident": {"resolved_at": "2026-11-01T09:00:00Z"}}),
+        )
         .await
         .expect(422);
     assert!(r.text.contains("before it started"), "{}", r.text);
-    let again = app.get(&app.page_path(&format!("/incidents/{id}"))).await.json();
+    let again = app
+        .get(&app.page_path(&format!("/incidents/{id}")))
+        .await
+        .json();
     assert_eq!(again["resolved_at"], "2026-11-01T11:14:00.000Z");
 
     let path = app.page_path(&format!("/incidents/{id}/incident_updates/{update_id}"));
@@ -136,25 +258,54 @@ async fn impact_window_and_display_at_can_be_edited_later() {
 async fn listing_unresolved_and_deleting() {
     let app = TestApp::spawn().await;
     let a = app.create_incident(json!({"name": "First"})).await;
-    let b = app.create_incident(json!({"name": "Second", "status": "monitoring"})).await;
-    app.update_incident(a["id"].as_str().unwrap_or(""), json!({"status": "resolved"})).await;
+    let b = app
+        .create_incident(json!({"name": "Second", "status": "monitoring"}))
+        .await;
+    app.update_incident(
+        a["id"].as_str().unwrap_or(""),
+        json!({"status": "resolved"}),
+    )
+    .await;
 
-    let all = app.get(&app.page_path("/incidents")).await.expect(200).json();
-    let names: Vec<&str> = all.as_array().map(|a| a.iter().filter_map(|i| i["name"].as_str()).collect()).unwrap_or_default();
+    let all = app
+        .get(&app.page_path("/incidents"))
+        .await
+        .expect(200)
+        .json();
+    let names: Vec<&str> = all
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["name"].as_str()).collect())
+        .unwrap_or_default();
     assert_eq!(names, ["Second", "First"], "newest first");
-    let open = app.get(&app.page_path("/incidents/unresolved.json")).await.expect(200).json();
+    let open = app
+        .get(&app.page_path("/incidents/unresolved.json"))
+        .await
+        .expect(200)
+        .json();
     assert_eq!(open.as_array().map(Vec::len), Some(1));
     assert_eq!(open[0]["name"], "Second");
-    let found = app.get(&app.page_path("/incidents?q=Fir")).await.expect(200).json();
+    let found = app
+        .get(&app.page_path("/incidents?q=Fir"))
+        .await
+        .expect(200)
+        .json();
     assert_eq!(found.as_array().map(Vec::len), Some(1));
 
     let path = app.page_path(&format!("/incidents/{}", b["id"].as_str().unwrap_or("")));
     let deleted = app
-        .send(reqwest::Method::DELETE, &path, Some(&app.admin), Some(json!({"ignored": true})))
+        .send(
+            reqwest::Method::DELETE,
+            &path,
+            Some(&app.admin),
+            Some(json!({"ignored": true})),
+        )
         .await
         .expect(200)
         .json();
-    assert_eq!(deleted["name"], "Second", "DELETE returns the deleted incident and ignores a JSON body");
+    assert_eq!(
+        deleted["name"], "Second",
+        "DELETE returns the deleted incident and ignores a JSON body"
+    );
     app.get(&path).await.expect(404);
 }
 
@@ -168,27 +319,51 @@ async fn impact_override_and_maintenance_statuses() {
         .await;
     assert_eq!(inc["impact"], "minor");
     assert_eq!(inc["impact_override"], "minor");
-    let inc = app.update_incident(inc["id"].as_str().unwrap_or(""), json!({"impact_override": null})).await;
+    let inc = app
+        .update_incident(
+            inc["id"].as_str().unwrap_or(""),
+            json!({"impact_override": null}),
+        )
+        .await;
     assert_eq!(inc["impact"], "critical");
 
-    let r = app.post(&app.page_path("/incidents"), json!({"incident": {"name": "x", "status": "verifying"}})).await.expect(422).json();
+    let r = app
+        .post(
+            &app.page_path("/incidents"),
+            json!({"incident": {"name": "x", "status": "verifying"}}),
+        )
+        .await
+        .expect(422)
+        .json();
     assert_eq!(r["error"]["code"], "invalid_transition");
 
     // A maintenance is an incident with scheduled_for; it takes maintenance statuses only.
     let from = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
-    let until = (chrono::Utc::now() + chrono::Duration::days(2) + chrono::Duration::hours(2)).to_rfc3339();
+    let until =
+        (chrono::Utc::now() + chrono::Duration::days(2) + chrono::Duration::hours(2)).to_rfc3339();
     let m = app
         .create_incident(json!({"name": "DB upgrade", "scheduled_for": from, "scheduled_until": until, "components": {cid: "under_maintenance"}}))
         .await;
     assert_eq!(m["status"], "scheduled");
     assert_eq!(m["impact"], "maintenance");
-    assert_eq!(app.component(cid).await["status"], "major_outage", "a scheduled maintenance leaves components alone");
+    assert_eq!(
+        app.component(cid).await["status"],
+        "major_outage",
+        "a scheduled maintenance leaves components alone"
+    );
     let r = app
-        .patch(&app.page_path(&format!("/incidents/{}", m["id"].as_str().unwrap_or(""))), json!({"incident": {"status": "identified"}}))
+        .patch(
+            &app.page_path(&format!("/incidents/{}", m["id"].as_str().unwrap_or(""))),
+            json!({"incident": {"status": "identified"}}),
+        )
         .await
         .expect(422);
     assert!(r.text.contains("scheduled maintenance"), "{}", r.text);
-    let up = app.get(&app.page_path("/incidents/upcoming")).await.expect(200).json();
+    let up = app
+        .get(&app.page_path("/incidents/upcoming"))
+        .await
+        .expect(200)
+        .json();
     assert_eq!(up.as_array().map(Vec::len), Some(1));
 }
 
@@ -203,21 +378,39 @@ async fn a_maintenance_moves_its_components_when_it_starts_and_ends() {
         .await;
     let id = m["id"].as_str().unwrap_or("");
     assert_eq!(app.component(dbid).await["status"], "operational");
-    let m = app.update_incident(id, json!({"status": "in_progress", "body": "Under way."})).await;
+    let m = app
+        .update_incident(id, json!({"status": "in_progress", "body": "Under way."}))
+        .await;
     assert_eq!(app.component(dbid).await["status"], "under_maintenance");
-    assert_eq!(m["incident_updates"][0]["affected_components"][0]["new_status"], "under_maintenance");
-    app.update_incident(id, json!({"status": "verifying"})).await;
-    let m = app.update_incident(id, json!({"status": "completed"})).await;
+    assert_eq!(
+        m["incident_updates"][0]["affected_components"][0]["new_status"],
+        "under_maintenance"
+    );
+    app.update_incident(id, json!({"status": "verifying"}))
+        .await;
+    let m = app
+        .update_incident(id, json!({"status": "completed"}))
+        .await;
     assert!(m["resolved_at"].is_string());
     assert_eq!(app.component(dbid).await["status"], "operational");
-    let r = app.patch(&app.page_path(&format!("/incidents/{id}")), json!({"incident": {"status": "in_progress"}})).await.expect(422);
+    let r = app
+        .patch(
+            &app.page_path(&format!("/incidents/{id}")),
+            json!({"incident": {"status": "in_progress"}}),
+        )
+        .await
+        .expect(422);
     assert!(r.text.contains("'completed'"), "{}", r.text);
 
     // Cancelled before it starts: components are never touched.
     let m2 = app
         .create_incident(json!({"name": "Cache flush", "scheduled_for": from, "components": {dbid: "under_maintenance"}}))
         .await;
-    app.update_incident(m2["id"].as_str().unwrap_or(""), json!({"status": "completed", "body": "Cancelled."})).await;
+    app.update_incident(
+        m2["id"].as_str().unwrap_or(""),
+        json!({"status": "completed", "body": "Cancelled."}),
+    )
+    .await;
     assert_eq!(app.component(dbid).await["status"], "operational");
 }
 
@@ -225,11 +418,20 @@ async fn a_maintenance_moves_its_components_when_it_starts_and_ends() {
 async fn a_future_start_is_refused() {
     let app = TestApp::spawn().await;
     let future = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
-    let r = app.post(&app.page_path("/incidents"), json!({"incident": {"name": "x", "started_at": future}})).await.expect(422);
+    let r = app
+        .post(
+            &app.page_path("/incidents"),
+            json!({"incident": {"name": "x", "started_at": future}}),
+        )
+        .await
+        .expect(422);
     assert!(r.text.contains("future"), "{}", r.text);
     let inc = app.create_incident(json!({"name": "y"})).await;
     let r = app
-        .patch(&app.page_path(&format!("/incidents/{}", inc["id"].as_str().unwrap_or(""))), json!({"incident": {"started_at": future}}))
+        .patch(
+            &app.page_path(&format!("/incidents/{}", inc["id"].as_str().unwrap_or(""))),
+            json!({"incident": {"started_at": future}}),
+        )
         .await
         .expect(422);
     assert!(r.text.contains("future"), "{}", r.text);
@@ -244,20 +446,49 @@ async fn concurrent_writers_all_land_and_the_log_stays_ordered() {
         let app = &app;
         let cid = cid.clone();
         async move {
-            let status = ["degraded_performance", "partial_outage", "major_outage", "operational"][n % 4];
-            let inc = app.create_incident(json!({"name": format!("Incident {n}"), "components": {cid: status}})).await;
-            app.update_incident(inc["id"].as_str().unwrap_or(""), json!({"status": "resolved"})).await;
+            let status = [
+                "degraded_performance",
+                "partial_outage",
+                "major_outage",
+                "operational",
+            ][n % 4];
+            let inc = app
+                .create_incident(
+                    json!({"name": format!("Incident {n}"), "components": {cid: status}}),
+                )
+                .await;
+            app.update_incident(
+                inc["id"].as_str().unwrap_or(""),
+                json!({"status": "resolved"}),
+            )
+            .await;
         }
     });
     futures_util::future::join_all(writes).await;
-    let all = app.get(&app.page_path("/incidents?per_page=100")).await.expect(200).json();
+    let all = app
+        .get(&app.page_path("/incidents?per_page=100"))
+        .await
+        .expect(200)
+        .json();
     assert_eq!(all.as_array().map(Vec::len), Some(16));
-    assert!(all.as_array().is_some_and(|a| a.iter().all(|i| i["status"] == "resolved")));
+    assert!(
+        all.as_array()
+            .is_some_and(|a| a.iter().all(|i| i["status"] == "resolved"))
+    );
     let events = app.events().await;
-    let created = events.iter().filter(|e| e["kind"] == "incident.created").count();
-    let resolved = events.iter().filter(|e| e["kind"] == "incident.resolved").count();
+    let created = events
+        .iter()
+        .filter(|e| e["kind"] == "incident.created")
+        .count();
+    let resolved = events
+        .iter()
+        .filter(|e| e["kind"] == "incident.resolved")
+        .count();
     assert_eq!((created, resolved), (16, 16));
     let seqs: Vec<i64> = events.iter().filter_map(|e| e["seq"].as_i64()).collect();
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gaps, no reordering: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "no gaps, no reordering: {seqs:?}"
+    );
     assert_eq!(app.component(&cid).await["status"], "operational");
 }

@@ -54,12 +54,27 @@ mod tests {
         .join("\n\n");
         let out = to_html(&hostile).to_lowercase();
         for bad in [
-            "<script", "onerror", "onclick", "href=\"javascript", "src=\"javascript", "href=\"data:", "<iframe",
-            "<form", "<input", "<object", "<embed", "<style", "style=", "&#106;",
+            "<script",
+            "onerror",
+            "onclick",
+            "href=\"javascript",
+            "src=\"javascript",
+            "href=\"data:",
+            "<iframe",
+            "<form",
+            "<input",
+            "<object",
+            "<embed",
+            "<style",
+            "style=",
+            "&#106;",
         ] {
             assert!(!out.contains(bad), "{bad} survived in {out}");
         }
-        assert!(out.contains("overlay") && out.contains("entity"), "harmless text stays: {out}");
+        assert!(
+            out.contains("overlay") && out.contains("entity"),
+            "harmless text stays: {out}"
+        );
     }
 
     #[test]
