@@ -70,6 +70,24 @@ pub fn daily(
     days
 }
 
+/// The days as seen from `from` on (a component's creation): days wholly before it are
+/// dropped and the day it falls in is observed only from then.
+pub fn observed_since(days: &[Day], from: DateTime<Utc>) -> Vec<Day> {
+    days.iter()
+        .filter_map(|d| {
+            let end = d.start + chrono::Duration::seconds(d.observed_seconds);
+            if end <= from {
+                return None;
+            }
+            let mut d = d.clone();
+            if d.start < from {
+                d.observed_seconds = (end - from).num_seconds();
+            }
+            Some(d)
+        })
+        .collect()
+}
+
 /// The share of observed time not in outage, 0.0 to 1.0; 1.0 when nothing was observed.
 pub fn availability(days: &[Day]) -> f64 {
     let observed: i64 = days.iter().map(|d| d.observed_seconds).sum();
@@ -123,6 +141,20 @@ mod tests {
         assert_eq!(days[2].worst, Operational);
         let a = availability(&days);
         assert!((a - (1.0 - 7200.0 / (3.0 * 86400.0))).abs() < 1e-9, "{a}");
+    }
+
+    #[test]
+    fn time_before_a_component_existed_does_not_count() {
+        let changes = [(t0() + Duration::days(2) + Duration::hours(12), MajorOutage)];
+        let now = t0() + Duration::days(3);
+        let days = daily(Operational, &changes, &starts(3), now);
+        let created = t0() + Duration::days(2);
+        let seen = observed_since(&days, created);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].observed_seconds, 86_400);
+        assert!((availability(&seen) - 0.5).abs() < 1e-9);
+        let half = observed_since(&days, created + Duration::hours(6));
+        assert_eq!(half[0].observed_seconds, 18 * 3600);
     }
 
     #[test]

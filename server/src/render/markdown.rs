@@ -1,7 +1,7 @@
 //! Responders' Markdown to HTML that is safe to put in a page: pulldown-cmark renders,
 //! ammonia removes raw HTML that could run (scripts, event handlers, `javascript:` links).
 
-use pulldown_cmark::{Options, Parser, html};
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
 
 /// Renders and sanitises. Tables, lists, code and links survive; links get
 /// `rel="noopener noreferrer nofollow"`.
@@ -10,7 +10,22 @@ pub fn to_html(markdown: &str) -> String {
     options.insert(Options::ENABLE_TABLES);
     options.insert(Options::ENABLE_STRIKETHROUGH);
     options.insert(Options::ENABLE_TASKLISTS);
-    let parser = Parser::new_ext(markdown, options);
+    // Bodies sit under the page's <h1> and a section's <h2>: their headings start at <h3>.
+    let parser = Parser::new_ext(markdown, options).map(|event| match event {
+        Event::Start(Tag::Heading {
+            level,
+            id,
+            classes,
+            attrs,
+        }) => Event::Start(Tag::Heading {
+            level: demote(level),
+            id,
+            classes,
+            attrs,
+        }),
+        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(demote(level))),
+        other => other,
+    });
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut raw, parser);
     ammonia::Builder::default()
@@ -18,6 +33,15 @@ pub fn to_html(markdown: &str) -> String {
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
         .clean(&raw)
         .to_string()
+}
+
+fn demote(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H3,
+        HeadingLevel::H2 => HeadingLevel::H4,
+        HeadingLevel::H3 => HeadingLevel::H5,
+        _ => HeadingLevel::H6,
+    }
 }
 
 /// The first lines of an update as plain text, for feeds' titles and summaries.
@@ -82,7 +106,7 @@ mod tests {
         let md = "## Root cause\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- one\n- two\n\n`code` and [a link](https://example.com)\n\n```\nblock\n```";
         let out = to_html(md);
         for good in [
-            "<h2>",
+            "<h4>",
             "<table>",
             "<td>1</td>",
             "<li>one</li>",

@@ -12,7 +12,7 @@ use super::{
     statuspage::{ComponentIndex, PageCtx},
     time::{TimeView, duration, time_view},
 };
-use crate::domain::{ComponentStatus, Impact, PageStatus, page_status, uptime};
+use crate::domain::{ComponentStatus, Impact, IncidentStatus, PageStatus, page_status, uptime};
 use crate::store::{
     components::{Component, StatusChange},
     incidents::{Incident, IncidentUpdate},
@@ -87,6 +87,8 @@ pub struct UpdateView {
 #[derive(Serialize, Clone)]
 pub struct AffectedView {
     pub name: String,
+    /// The group (pod, region) the component is in, if any.
+    pub group: Option<String>,
     pub status: ComponentStatus,
     pub status_label: &'static str,
 }
@@ -119,6 +121,8 @@ pub struct DayCell {
     pub status: ComponentStatus,
     /// "No downtime", "32m major outage", ...
     pub summary: String,
+    /// The component did not exist yet that day.
+    pub no_data: bool,
 }
 
 #[derive(Serialize)]
@@ -271,13 +275,19 @@ pub fn card(
         next_update_overdue: open && i.next_update_due_at.is_some_and(|t| t < now),
         started: time_view(i.started_at, tz),
         resolved: i.resolved_at.map(|t| time_view(t, tz)),
-        duration: Some(duration(i.started_at, i.resolved_at.unwrap_or(now))),
+        duration: (i.status != IncidentStatus::Scheduled)
+            .then(|| duration(i.started_at, i.resolved_at.unwrap_or(now))),
         affected: i
             .components
             .iter()
             .filter_map(|(cid, s)| index.get(cid).map(|c| (c, *s)))
             .map(|(c, s)| AffectedView {
                 name: c.name.clone(),
+                group: c
+                    .group_id
+                    .as_deref()
+                    .and_then(|g| index.get(g))
+                    .map(|g| g.name.clone()),
                 status: s,
                 status_label: s.label(),
             })
@@ -313,13 +323,13 @@ fn uptime_view(
         changes.iter().map(|ch| (ch.at, ch.new_status)).collect();
     let starts: Vec<DateTime<Utc>> = days.iter().map(|(_, s)| *s).collect();
     let daily = uptime::daily(initial, &points, &starts, now);
-    let percent = uptime::availability(&daily) * 100.0;
+    let percent = uptime::availability(&uptime::observed_since(&daily, c.created_at)) * 100.0;
     let cells = daily
         .iter()
         .zip(days)
         .map(|(d, (date, _))| {
-            let before_start = c.created_at.with_timezone(&Utc) > d.start + Duration::days(1);
-            let summary = if before_start {
+            let no_data = c.created_at > d.start + Duration::seconds(d.observed_seconds);
+            let summary = if no_data {
                 "No data".to_owned()
             } else if d.major_seconds > 0 || d.partial_seconds > 0 {
                 let mut parts = Vec::new();
@@ -342,6 +352,7 @@ fn uptime_view(
                 label: date.format("%b %-d, %Y").to_string(),
                 status: d.worst,
                 summary,
+                no_data,
             }
         })
         .collect();
