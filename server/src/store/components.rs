@@ -399,47 +399,44 @@ pub async fn delete(w: &mut Write, id: &str, group: bool) -> Result<Component> {
     Ok(c)
 }
 
-/// The status history of a component, oldest first (the source of uptime).
-pub async fn history(db: &impl ConnectionTrait, id: &str) -> Result<Vec<StatusChange>> {
+impl TryFrom<changes::Model> for StatusChange {
+    type Error = StoreError;
+    fn try_from(m: changes::Model) -> Result<Self> {
+        Ok(StatusChange {
+            old_status: m.old_status.parse()?,
+            new_status: m.new_status.parse()?,
+            component_id: m.component_id,
+            incident_id: m.incident_id,
+            at: m.at,
+        })
+    }
+}
+
+/// Status changes matching `filter`, oldest first.
+async fn changes_where(
+    db: &impl ConnectionTrait,
+    filter: sea_orm::sea_query::SimpleExpr,
+) -> Result<Vec<StatusChange>> {
     changes::Entity::find()
-        .filter(changes::Column::ComponentId.eq(id))
+        .filter(filter)
         .order_by_asc(changes::Column::At)
         .order_by_asc(changes::Column::Id)
         .all(db)
         .await?
         .into_iter()
-        .map(|m| {
-            Ok(StatusChange {
-                old_status: m.old_status.parse()?,
-                new_status: m.new_status.parse()?,
-                component_id: m.component_id,
-                incident_id: m.incident_id,
-                at: m.at,
-            })
-        })
+        .map(StatusChange::try_from)
         .collect()
 }
 
-/// Every status change of the page's components since `since`, oldest first.
+/// The status history of a component, oldest first (the source of uptime).
+pub async fn history(db: &impl ConnectionTrait, id: &str) -> Result<Vec<StatusChange>> {
+    changes_where(db, changes::Column::ComponentId.eq(id)).await
+}
+
+/// Every status change since `since`, oldest first.
 pub async fn changes_since(
     db: &impl ConnectionTrait,
     since: DateTime<Utc>,
 ) -> Result<Vec<StatusChange>> {
-    changes::Entity::find()
-        .filter(changes::Column::At.gte(since))
-        .order_by_asc(changes::Column::At)
-        .order_by_asc(changes::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| {
-            Ok(StatusChange {
-                old_status: m.old_status.parse()?,
-                new_status: m.new_status.parse()?,
-                component_id: m.component_id,
-                incident_id: m.incident_id,
-                at: m.at,
-            })
-        })
-        .collect()
+    changes_where(db, changes::Column::At.gte(since)).await
 }

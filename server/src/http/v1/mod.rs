@@ -43,26 +43,18 @@ pub fn table() -> RouteTable {
         pages::get,
     )
     .returns::<pages::PageV1>();
-    t.add(
-        M::PATCH,
-        path!(""),
-        Admin,
-        "pages",
-        "Update the page",
-        pages::update,
-    )
-    .body::<pages::PageBody>()
-    .returns::<pages::PageV1>();
-    t.add(
-        M::PUT,
-        path!(""),
-        Admin,
-        "pages",
-        "Update the page",
-        pages::update,
-    )
-    .body::<pages::PageBody>()
-    .returns::<pages::PageV1>();
+    for m in [M::PATCH, M::PUT] {
+        t.add(
+            m,
+            path!(""),
+            Admin,
+            "pages",
+            "Update the page",
+            pages::update,
+        )
+        .body::<pages::PageBody>()
+        .returns::<pages::PageV1>();
+    }
 
     components::routes(&mut t);
     incidents::routes(&mut t);
