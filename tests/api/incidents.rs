@@ -492,3 +492,133 @@ async fn concurrent_writers_all_land_and_the_log_stays_ordered() {
     );
     assert_eq!(app.component(&cid).await["status"], "operational");
 }
+
+#[tokio::test]
+async fn closing_one_incident_leaves_what_another_still_holds() {
+    let app = TestApp::spawn().await;
+    let c = app.create_component("Public API", None).await;
+    let cid = c["id"].as_str().unwrap_or("");
+    let a = app
+        .create_incident(json!({"name": "A", "components": {cid: "major_outage"}}))
+        .await;
+    let b = app
+        .create_incident(json!({"name": "B", "components": {cid: "degraded_performance"}}))
+        .await;
+    app.update_incident(
+        b["id"].as_str().unwrap_or(""),
+        json!({"status": "resolved"}),
+    )
+    .await;
+    assert_eq!(
+        app.component(cid).await["status"],
+        "major_outage",
+        "A is still open"
+    );
+    app.update_incident(
+        a["id"].as_str().unwrap_or(""),
+        json!({"status": "resolved"}),
+    )
+    .await;
+    assert_eq!(app.component(cid).await["status"], "operational");
+
+    // Reopening puts the component back to the status it had in the incident.
+    let a = app
+        .update_incident(
+            a["id"].as_str().unwrap_or(""),
+            json!({"status": "investigating", "body": "Back."}),
+        )
+        .await;
+    assert_eq!(app.component(cid).await["status"], "major_outage");
+    assert_eq!(
+        a["incident_updates"][0]["affected_components"][0]["new_status"],
+        "major_outage"
+    );
+
+    // Resolving while naming the component without a status still resets it.
+    app.update_incident(
+        a["id"].as_str().unwrap_or(""),
+        json!({"status": "resolved", "component_ids": [cid]}),
+    )
+    .await;
+    assert_eq!(app.component(cid).await["status"], "operational");
+}
+
+#[tokio::test]
+async fn maintenances_and_backfills_leave_live_statuses_alone() {
+    let app = TestApp::spawn().await;
+    let c = app.create_component("Database", None).await;
+    let cid = c["id"].as_str().unwrap_or("");
+    let outage = app
+        .create_incident(json!({"name": "DB down", "components": {cid: "major_outage"}}))
+        .await;
+    let from = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let m = app.create_incident(json!({"name": "Upgrade", "scheduled_for": from, "components": {cid: "under_maintenance"}})).await;
+    let mid = m["id"].as_str().unwrap_or("");
+    // Editing a maintenance that has not started does not touch the component.
+    app.update_incident(mid, json!({"components": {cid: "under_maintenance"}}))
+        .await;
+    assert_eq!(app.component(cid).await["status"], "major_outage");
+    // Cancelling it does not either.
+    app.update_incident(mid, json!({"status": "completed", "body": "Cancelled."}))
+        .await;
+    assert_eq!(app.component(cid).await["status"], "major_outage");
+    app.update_incident(
+        outage["id"].as_str().unwrap_or(""),
+        json!({"status": "resolved"}),
+    )
+    .await;
+
+    // An incident entered after the fact, already resolved, records its components only.
+    let back = app
+        .create_incident(
+            json!({"name": "Last night", "status": "resolved", "backfilled": true,
+            "started_at": "2026-11-01T01:00:00Z", "resolved_at": "2026-11-01T02:00:00Z",
+            "components": {cid: "major_outage"}}),
+        )
+        .await;
+    assert_eq!(back["impact"], "critical");
+    assert_eq!(back["resolved_at"], "2026-11-01T02:00:00.000Z");
+    assert_eq!(app.component(cid).await["status"], "operational");
+    let status = app.public("/api/v2/status.json").await.json();
+    assert_eq!(status["status"]["indicator"], "none");
+}
+
+#[tokio::test]
+async fn resending_the_same_status_posts_no_update() {
+    let app = TestApp::spawn().await;
+    let inc = app
+        .create_incident(json!({"name": "Slow", "status": "identified"}))
+        .await;
+    let id = inc["id"].as_str().unwrap_or("");
+    let inc = app
+        .update_incident(id, json!({"name": "Slow search", "status": "identified"}))
+        .await;
+    assert_eq!(inc["name"], "Slow search");
+    assert_eq!(inc["incident_updates"].as_array().map(Vec::len), Some(1));
+    let inc = app
+        .update_incident(id, json!({"status": "identified", "body": "Still on it."}))
+        .await;
+    assert_eq!(
+        inc["incident_updates"].as_array().map(Vec::len),
+        Some(2),
+        "a new body is an update"
+    );
+    app.update_incident(id, json!({"status": "resolved"})).await;
+    // Postmortem comes by publishing, not by setting the status.
+    let r = app
+        .patch(
+            &app.page_path(&format!("/incidents/{id}")),
+            json!({"incident": {"status": "postmortem"}}),
+        )
+        .await
+        .expect(422)
+        .json();
+    assert_eq!(r["error"]["code"], "invalid_transition");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("publishing"),
+        "{r}"
+    );
+}

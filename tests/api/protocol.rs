@@ -320,3 +320,88 @@ async fn manage_api_objects_have_statuspages_keys() {
         "degraded_performance"
     );
 }
+
+#[tokio::test]
+async fn edge_inputs_get_clear_answers() {
+    let app = TestApp::spawn().await;
+    // Paging far beyond the end is an empty page, not a crash.
+    let r = app
+        .get(&app.page_path("/incidents?page=18446744073709551615"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(r, json!([]));
+    let r = app
+        .get(&app.page_path("/incidents?page=abc"))
+        .await
+        .expect(400)
+        .json();
+    assert_eq!(r["error"]["code"], "bad_request");
+    // HEAD needs what GET needs.
+    let viewer = app.token(herald::domain::Role::Viewer).await;
+    let r = app
+        .send(
+            Method::HEAD,
+            &app.page_path("/incidents"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Bodies over 1 MiB are refused as such.
+    let big = "x".repeat(1_100_000);
+    let r = app
+        .post(
+            &app.page_path("/incidents"),
+            json!({"incident": {"name": "big", "body": big}}),
+        )
+        .await
+        .expect(413)
+        .json();
+    assert_eq!(r["error"]["code"], "payload_too_large");
+    // An empty Rails form value clears a field.
+    let c = app.create_component("API", None).await;
+    let cid = c["id"].as_str().unwrap_or("");
+    let inc = app
+        .create_incident(
+            json!({"name": "x", "components": {cid: "major_outage"}, "impact_override": "minor"}),
+        )
+        .await;
+    let r = app
+        .client
+        .patch(app.url(&app.page_path(&format!("/incidents/{}", inc["id"].as_str().unwrap_or("")))))
+        .header("Authorization", format!("OAuth {}", app.admin))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("incident[impact_override]=&incident[scheduled_for]=")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let inc: serde_json::Value = r.json().await.unwrap_or_default();
+    assert_eq!(inc["impact_override"], serde_json::Value::Null);
+    assert_eq!(inc["impact"], "critical");
+}
+
+#[tokio::test]
+async fn created_token_keys_are_never_replayed_from_storage() {
+    let app = TestApp::spawn().await;
+    let post = || {
+        app.client
+            .post(app.url(&app.page_path("/api-tokens")))
+            .header("Authorization", format!("OAuth {}", app.admin))
+            .header("Idempotency-Key", "tok-1")
+            .json(&json!({"api_token": {"name": "deploy bot", "role": "responder"}}))
+            .send()
+    };
+    let a = post().await.unwrap_or_else(|e| panic!("{e}"));
+    let b = post().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(b.headers().get("idempotent-replayed").is_none());
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        a.json().await.unwrap_or_default(),
+        b.json().await.unwrap_or_default(),
+    );
+    assert_ne!(
+        a["id"], b["id"],
+        "token creation is not replayable: its key is never stored"
+    );
+}

@@ -88,6 +88,8 @@ pub enum LifecycleError {
     BadInitialStatus { status: IncidentStatus },
     #[error("a postmortem can only be attached once the incident is resolved; it is '{status}'")]
     PostmortemBeforeResolved { status: IncidentStatus },
+    #[error("an incident becomes 'postmortem' by publishing its postmortem, not by an update")]
+    PostmortemByPublishing,
     #[error("scheduled maintenances have no postmortem")]
     PostmortemOnMaintenance,
     #[error("there is no postmortem draft to publish")]
@@ -133,10 +135,12 @@ impl Lifecycle {
             Command::Update(to) => {
                 check_kind(self.kind, to)?;
                 if !allowed(from, to) {
-                    return Err(if to == Postmortem {
-                        LifecycleError::PostmortemBeforeResolved { status: from }
-                    } else {
-                        LifecycleError::NotAllowed { from, to }
+                    return Err(match (from, to) {
+                        (Resolved, Postmortem) => LifecycleError::PostmortemByPublishing,
+                        (_, Postmortem) => {
+                            LifecycleError::PostmortemBeforeResolved { status: from }
+                        }
+                        _ => LifecycleError::NotAllowed { from, to },
                     });
                 }
                 next.status = to;
@@ -150,9 +154,6 @@ impl Lifecycle {
                     next.resolved_at = None;
                     Effect::Reopened { from, to }
                 } else {
-                    if to == Postmortem {
-                        next.postmortem_published = true;
-                    }
                     Effect::Updated { from, to }
                 }
             }
@@ -219,7 +220,7 @@ fn check_kind(kind: Kind, status: IncidentStatus) -> Result<(), LifecycleError> 
 fn allowed(from: IncidentStatus, to: IncidentStatus) -> bool {
     match from {
         Investigating | Identified | Monitoring => to != Postmortem,
-        Resolved => true,
+        Resolved => to != Postmortem,
         Postmortem => to == Postmortem,
         Scheduled => true,
         InProgress | Verifying => to != Scheduled,
@@ -258,7 +259,7 @@ mod tests {
         "oooo- ----", // investigating
         "oooo- ----", // identified
         "oooo- ----", // monitoring
-        "ooooo ----", // resolved
+        "oooo- ----", // resolved
         "----o ----", // postmortem
         "----- oooo", // scheduled
         "----- -ooo", // in_progress
@@ -310,6 +311,11 @@ mod tests {
         assert_eq!(
             m.apply(Command::Update(Identified), now()),
             Err(LifecycleError::IncidentStatusOnMaintenance { status: Identified })
+        );
+        let res = Lifecycle::at(Kind::Incident, Resolved);
+        assert_eq!(
+            res.apply(Command::Update(Postmortem), now()),
+            Err(LifecycleError::PostmortemByPublishing)
         );
         let pm = Lifecycle::at(Kind::Incident, Postmortem);
         assert_eq!(

@@ -17,7 +17,8 @@ pub trait Enveloped: DeserializeOwned + Default {
 /// The unwrapped body. A body without the envelope key is taken as the object itself.
 pub struct Envelope<T>(pub T);
 
-const LIMIT: usize = 1 << 20;
+/// The largest body the admin API reads.
+pub const LIMIT: usize = 1 << 20;
 
 impl<T: Enveloped + 'static> FromRequest for Envelope<T> {
     type Error = ApiError;
@@ -32,12 +33,13 @@ impl<T: Enveloped + 'static> FromRequest for Envelope<T> {
             .to_ascii_lowercase();
         let bytes = Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes
-                .await
-                .map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-            if bytes.len() > LIMIT {
-                return Err(ApiError::BadRequest("the body is larger than 1 MiB".into()));
-            }
+            let bytes = bytes.await.map_err(|e| {
+                use actix_web::error::PayloadError;
+                match e.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => ApiError::TooLarge("1 MiB"),
+                    _ => ApiError::BadRequest(format!("could not read the body: {e}")),
+                }
+            })?;
             let value = parse(&content_type, &bytes)?;
             let inner = match value {
                 Value::Object(mut m) if m.contains_key(T::KEY) => {
@@ -109,7 +111,13 @@ pub fn parse_form(bytes: &[u8]) -> Value {
         if rest.is_empty() {
             parts.truncate(1);
         }
-        insert(&mut root, &parts, Value::String(value.into_owned()));
+        // Rails reads an empty value as nil: `incident[impact_override]=` clears it.
+        let value = if value.is_empty() {
+            Value::Null
+        } else {
+            Value::String(value.into_owned())
+        };
+        insert(&mut root, &parts, value);
     }
     root
 }
@@ -164,6 +172,14 @@ mod tests {
                 "component_ids": ["abc", "def"],
                 "deliver_notifications": "false"
             }})
+        );
+    }
+
+    #[test]
+    fn empty_values_are_null() {
+        assert_eq!(
+            parse_form(b"a[b]=&a[c]=x"),
+            json!({"a": {"b": null, "c": "x"}})
         );
     }
 

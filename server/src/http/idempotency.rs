@@ -29,7 +29,13 @@ pub async fn replay_or_run(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let actor = req.extensions().get::<Actor>().cloned();
-    let (Some(key), Some(actor), true) = (key, actor, req.method() == Method::POST) else {
+    // A created token's key must never be stored, so token creation is not replayable.
+    let replayable = req.method() == Method::POST
+        && !req
+            .path()
+            .trim_end_matches(".json")
+            .ends_with("/api-tokens");
+    let (Some(key), Some(actor), true) = (key, actor, replayable) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -45,7 +51,7 @@ pub async fn replay_or_run(
     while let Some(chunk) = payload.next().await {
         buf.extend_from_slice(&chunk?);
         if buf.len() > (1 << 20) {
-            return Err(ApiError::BadRequest("the body is larger than 1 MiB".into()).into());
+            return Err(ApiError::TooLarge("1 MiB").into());
         }
     }
     let bytes: Bytes = buf.freeze();

@@ -52,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/openapi.json", web::get().to(openapi))
         .service(
             web::scope("/v1")
+                .app_data(web::PayloadConfig::new(body::LIMIT))
                 .app_data(
                     web::QueryConfig::default()
                         .error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()),
@@ -64,8 +65,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(no_such_route))
                 .wrap(from_fn(idempotency::replay_or_run))
                 .wrap(from_fn(auth::authorize))
-                // Admin requests are logged; public traffic is what a CDN in front logs.
-                .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("herald::admin")),
+                // Admin requests are logged (path only: `?api_key=` carries a secret);
+                // public traffic is what a CDN in front logs.
+                .wrap(
+                    actix_web::middleware::Logger::new("%m %U %s %Dms").log_target("herald::admin"),
+                ),
         )
         .configure(crate::public::configure);
 }

@@ -74,17 +74,23 @@ impl RouteTable {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        let route = web::route().method(method.clone()).to(handler);
-        match self.resources.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, slot)) => {
-                let res = slot.take().map(|r| r.route(route));
-                *slot = res;
-            }
-            None => {
-                // Mounted inside the `/v1` scope.
-                let relative = path.strip_prefix("/v1").unwrap_or(path);
-                self.resources
-                    .push((path, Some(web::resource(relative).route(route))));
+        let mut routes = vec![web::route().method(method.clone()).to(handler.clone())];
+        if method == Method::GET {
+            // HEAD answers like GET, without the body.
+            routes.push(web::route().method(Method::HEAD).to(handler));
+        }
+        for route in routes {
+            match self.resources.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, slot)) => {
+                    let res = slot.take().map(|r| r.route(route));
+                    *slot = res;
+                }
+                None => {
+                    // Mounted inside the `/v1` scope.
+                    let relative = path.strip_prefix("/v1").unwrap_or(path);
+                    self.resources
+                        .push((path, Some(web::resource(relative).route(route))));
+                }
             }
         }
         self.ops.push(Op {
@@ -129,6 +135,12 @@ async fn method_not_allowed(
 
 /// The operation a request is for, if any.
 pub fn find<'a>(ops: &'a [Op], method: &Method, path: &str) -> Option<&'a Op> {
+    // HEAD is answered by the GET route and needs what GET needs.
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     ops.iter()
         .find(|o| o.method == *method && o.def.is_match(path))
 }

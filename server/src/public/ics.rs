@@ -28,7 +28,7 @@ pub fn calendar(data: &Data) -> String {
         let description = m
             .updates
             .last()
-            .map(|u| markdown::to_text(&u.body))
+            .map(|u| markdown::to_plain(&u.body))
             .unwrap_or_default();
         let mut event = Event::new();
         event

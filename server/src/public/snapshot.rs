@@ -49,6 +49,8 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<Data, StoreError>
     Ok(Data {
         components: components::list(db, page_id).await?,
         recent: incidents::list(db, page_id, Filter::All, None, RECENT * 2, 0).await?,
+        incidents: incidents::list(db, page_id, Filter::Incidents, None, RECENT, 0).await?,
+        maintenances: incidents::list(db, page_id, Filter::Maintenances, None, RECENT, 0).await?,
         unresolved: incidents::list(db, page_id, Filter::Unresolved, None, 100, 0).await?,
         upcoming: incidents::list(db, page_id, Filter::Scheduled, None, 100, 0).await?,
         active_maintenance: incidents::list(db, page_id, Filter::ActiveMaintenance, None, 100, 0)
@@ -127,24 +129,8 @@ pub fn build(
     let status: PageStatus = data.status();
     let components: Vec<ComponentDoc> = index.docs(ctx, Flavor::Public);
     let unresolved = docs(&data.unresolved);
-    let incidents: Vec<IncidentDoc> = docs(
-        &data
-            .recent
-            .iter()
-            .filter(|i| i.scheduled_for.is_none())
-            .take(RECENT as usize)
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
-    let maintenances: Vec<IncidentDoc> = docs(
-        &data
-            .recent
-            .iter()
-            .filter(|i| i.scheduled_for.is_some())
-            .take(RECENT as usize)
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
+    let incidents = docs(&data.incidents);
+    let maintenances = docs(&data.maintenances);
     let upcoming = docs(&data.upcoming);
     let active = docs(&data.active_maintenance);
     let mut current_maint = active.clone();

@@ -44,6 +44,21 @@ fn demote(level: HeadingLevel) -> HeadingLevel {
     }
 }
 
+/// Markdown as plain text (no markup, no entities), for calendars and other
+/// non-HTML formats.
+pub fn to_plain(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item) => out.push('\n'),
+            _ => {}
+        }
+    }
+    out.trim().to_owned()
+}
+
 /// The first lines of an update as plain text, for feeds' titles and summaries.
 pub fn to_text(markdown: &str) -> String {
     ammonia::Builder::empty()
@@ -98,6 +113,14 @@ mod tests {
         assert!(
             out.contains("overlay") && out.contains("entity"),
             "harmless text stays: {out}"
+        );
+    }
+
+    #[test]
+    fn plain_text_has_no_markup_or_entities() {
+        assert_eq!(
+            super::to_plain("**AT&T** is <b>down</b>\n\n- one"),
+            "AT&T is down\none"
         );
     }
 

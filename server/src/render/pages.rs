@@ -26,6 +26,10 @@ pub struct Data {
     pub components: Vec<Component>,
     /// The most recent incidents and maintenances, newest first.
     pub recent: Vec<Incident>,
+    /// The 50 most recent incidents (no maintenances), for `incidents.json`.
+    pub incidents: Vec<Incident>,
+    /// The 50 most recent maintenances, for `scheduled-maintenances.json`.
+    pub maintenances: Vec<Incident>,
     pub unresolved: Vec<Incident>,
     pub upcoming: Vec<Incident>,
     pub active_maintenance: Vec<Incident>,
@@ -275,8 +279,13 @@ pub fn card(
         next_update_overdue: open && i.next_update_due_at.is_some_and(|t| t < now),
         started: time_view(i.started_at, tz),
         resolved: i.resolved_at.map(|t| time_view(t, tz)),
-        duration: (i.status != IncidentStatus::Scheduled)
-            .then(|| duration(i.started_at, i.resolved_at.unwrap_or(now))),
+        // A maintenance lasts from its scheduled start, not from when it was announced.
+        duration: (i.status != IncidentStatus::Scheduled).then(|| {
+            let from = i
+                .scheduled_for
+                .map_or(i.started_at, |s| s.min(i.resolved_at.unwrap_or(now)));
+            duration(from, i.resolved_at.unwrap_or(now))
+        }),
         affected: i
             .components
             .iter()
@@ -561,7 +570,7 @@ pub fn feed_view(data: &Data) -> FeedView {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let ts = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let ts = super::time::iso_ms;
     let rfc822 = |t: DateTime<Utc>| t.format("%a, %d %b %Y %H:%M:%S %z").to_string();
     let entries = data
         .recent

@@ -47,7 +47,7 @@ impl PageCtx {
                 | Tz::Universal
                 | Tz::Etc__Universal
         ) {
-            t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            super::time::iso_ms(t)
         } else {
             t.with_timezone(&self.tz)
                 .format("%Y-%m-%dT%H:%M:%S%.3f%:z")

@@ -40,6 +40,11 @@ pub fn time_view(t: DateTime<Utc>, tz: Tz) -> TimeView {
     }
 }
 
+/// ISO 8601 in UTC with milliseconds, as Statuspage writes times: `2026-11-23T02:57:23.512Z`.
+pub fn iso_ms(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// "1h 14m", "2d 3h", "45m", "less than a minute".
 pub fn duration(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let mins = (to - from).num_minutes().max(0);

@@ -52,6 +52,16 @@ pub async fn claim(
             if existing.request_hash != request_hash {
                 return Ok(Claim::Mismatch);
             }
+            // A claim whose request never finished (the client went away mid-request) is
+            // taken over after a minute rather than blocking retries for a day.
+            if existing.response_status.is_none()
+                && existing.created_at < now - Duration::minutes(1)
+            {
+                let mut am: keys::ActiveModel = existing.into();
+                am.created_at = Set(now);
+                am.update(db).await?;
+                return Ok(Claim::New);
+            }
             match (existing.response_status, existing.response_body) {
                 (Some(status), Some(body)) => Ok(Claim::Replay {
                     status: u16::try_from(status).unwrap_or(200),

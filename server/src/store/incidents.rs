@@ -229,8 +229,9 @@ pub async fn create(w: &mut Write, c: Changes) -> Result<Incident> {
     .await?;
 
     // A maintenance announced ahead does not touch components until it starts.
-    let apply_now = kind == Kind::Incident || status != IncidentStatus::Scheduled;
-    let affected = apply_components(w, &id, &c.components, apply_now).await?;
+    // A maintenance announced ahead, or an incident entered after it was over
+    // (backfilled), records its components without touching their live status.
+    let affected = apply_components(w, &id, &c.components, live(status)).await?;
     let body = c
         .body
         .clone()
@@ -260,8 +261,10 @@ pub async fn create(w: &mut Write, c: Changes) -> Result<Incident> {
 pub async fn update(w: &mut Write, id: &str, c: Changes) -> Result<Incident> {
     let before = get(w.conn(), id).await?;
     let now = w.now();
-    let posts_update =
-        c.status.is_some() || c.body.as_deref().is_some_and(|b| !b.trim().is_empty());
+    // Statuspage appends an update for a *change* of status or a new body; clients that
+    // send the whole object back repeat the status unchanged.
+    let posts_update = c.status.is_some_and(|s| s != before.status)
+        || c.body.as_deref().is_some_and(|b| !b.trim().is_empty());
     let mut am: incidents::ActiveModel = find_model(w.conn(), id).await?.into();
 
     if let Some(name) = &c.name {
@@ -290,6 +293,18 @@ pub async fn update(w: &mut Write, id: &str, c: Changes) -> Result<Incident> {
         am.scheduled_for = Set(Some(v));
     }
     if let Some(v) = c.scheduled_until {
+        if before.kind() == Kind::Incident {
+            return Err(StoreError::invalid(
+                "scheduled_until",
+                "only a scheduled maintenance has scheduled_until",
+            ));
+        }
+        if v < c.scheduled_for.or(before.scheduled_for).unwrap_or(v) {
+            return Err(StoreError::invalid(
+                "scheduled_until",
+                "scheduled_until is before scheduled_for",
+            ));
+        }
         am.scheduled_until = Set(Some(v));
     }
     if let Some(v) = c.scheduled_remind_prior {
@@ -332,29 +347,8 @@ pub async fn update(w: &mut Write, id: &str, c: Changes) -> Result<Incident> {
     am.update(w.conn()).await?;
 
     if let Some(effect) = effect {
-        let mut wanted = c.components.clone();
-        if before.status == IncidentStatus::Scheduled
-            && status != IncidentStatus::Scheduled
-            && status.is_open()
-        {
-            // A maintenance that starts puts the components it announced into the status
-            // it announced for them.
-            for (cid, planned) in &before.components {
-                if !wanted.iter().any(|(w, _)| w == cid) {
-                    wanted.push((cid.clone(), Some(*planned)));
-                }
-            }
-        }
-        if matches!(effect, Effect::Closed { .. }) {
-            // Resolving puts affected components back to operational unless the update
-            // says otherwise.
-            for (cid, _) in &before.components {
-                if !wanted.iter().any(|(w, _)| w == cid) {
-                    wanted.push((cid.clone(), Some(ComponentStatus::Operational)));
-                }
-            }
-        }
-        let apply_now = before.kind() == Kind::Incident || status != IncidentStatus::Scheduled;
+        let wanted = plan_components(w, &before, status, effect, &c.components).await?;
+        let apply_now = live(before.status) || live(status);
         let affected = apply_components(w, id, &wanted, apply_now).await?;
         let body = c
             .body
@@ -370,7 +364,7 @@ pub async fn update(w: &mut Write, id: &str, c: Changes) -> Result<Incident> {
         )
         .await?;
     } else {
-        apply_components(w, id, &c.components, true).await?;
+        apply_components(w, id, &c.components, live(before.status)).await?;
         w.event(
             "incident.edited",
             "incident",
@@ -526,6 +520,87 @@ async fn touch(w: &mut Write, id: &str) -> Result<()> {
     am.updated_at = Set(w.now());
     am.update(w.conn()).await?;
     Ok(())
+}
+
+/// Whether an incident in `status` holds its components in the status it gave them:
+/// open, and not a maintenance still waiting to start.
+fn live(status: IncidentStatus) -> bool {
+    status.is_open() && status != IncidentStatus::Scheduled
+}
+
+/// The component changes an update makes: those it names, plus what its move implies.
+/// A maintenance that starts puts its components into the announced status; a reopened
+/// incident puts them back to the status they had in it; closing returns each one to
+/// the worst status another live incident holds it in, or operational. Components named
+/// without a status (`component_ids`) follow those rules too.
+async fn plan_components(
+    w: &mut Write,
+    before: &Incident,
+    to: IncidentStatus,
+    effect: Effect,
+    named: &[(String, Option<ComponentStatus>)],
+) -> Result<Vec<(String, Option<ComponentStatus>)>> {
+    let mut wanted: Vec<(String, Option<ComponentStatus>)> =
+        named.iter().filter(|(_, s)| s.is_some()).cloned().collect();
+    let given = |wanted: &[(String, Option<ComponentStatus>)], cid: &str| {
+        wanted.iter().any(|(w, _)| w == cid)
+    };
+    let starting = before.status == IncidentStatus::Scheduled && live(to);
+    let reopening = matches!(effect, Effect::Reopened { .. });
+    let closing = matches!(effect, Effect::Closed { .. }) && live(before.status);
+    let mut linked: Vec<(String, ComponentStatus)> = before.components.clone();
+    for (cid, _) in named.iter().filter(|(_, s)| s.is_none()) {
+        if !linked.iter().any(|(l, _)| l == cid) {
+            let current = components::get(w.conn(), cid, false).await.map_err(|_| {
+                StoreError::invalid(
+                    format!("components.{cid}"),
+                    format!("component '{cid}' does not exist"),
+                )
+            })?;
+            linked.push((cid.clone(), current.status));
+        }
+    }
+    for (cid, held) in linked {
+        if given(&wanted, &cid) {
+            continue;
+        }
+        if starting || reopening {
+            wanted.push((cid, Some(held)));
+        } else if closing {
+            let elsewhere = held_elsewhere(w, &before.id, &cid).await?;
+            wanted.push((cid, Some(elsewhere.unwrap_or(ComponentStatus::Operational))));
+        } else if named.iter().any(|(n, _)| *n == cid) {
+            wanted.push((cid, None));
+        }
+    }
+    Ok(wanted)
+}
+
+/// The worst status other live incidents hold a component in.
+async fn held_elsewhere(
+    w: &Write,
+    incident_id: &str,
+    component_id: &str,
+) -> Result<Option<ComponentStatus>> {
+    let others = links::Entity::find()
+        .filter(links::Column::ComponentId.eq(component_id))
+        .filter(links::Column::IncidentId.ne(incident_id))
+        .all(w.conn())
+        .await?;
+    let mut worst: Option<ComponentStatus> = None;
+    for l in others {
+        let Some(other) = incidents::Entity::find_by_id(l.incident_id.clone())
+            .one(w.conn())
+            .await?
+        else {
+            continue;
+        };
+        if live(other.status.parse()?) {
+            let s: ComponentStatus = l.status.parse()?;
+            worst = Some(worst.map_or(s, |w| w.max(s)));
+        }
+    }
+    Ok(worst)
 }
 
 /// Sets each listed component's status (when `apply_now`) and records it as affected.

@@ -121,14 +121,22 @@ pub async fn revoke(
     id_or_prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<Token> {
-    let model = api_tokens::Entity::find()
+    let mut found = api_tokens::Entity::find()
         .filter(
             Condition::any()
                 .add(api_tokens::Column::Id.eq(id_or_prefix))
                 .add(api_tokens::Column::Prefix.eq(id_or_prefix)),
         )
-        .one(db)
-        .await?
+        .all(db)
+        .await?;
+    if found.len() > 1 {
+        return Err(StoreError::Conflict(format!(
+            "'{id_or_prefix}' names {} tokens; use the token's id",
+            found.len()
+        )));
+    }
+    let model = found
+        .pop()
         .ok_or_else(|| StoreError::not_found("token", id_or_prefix))?;
     let mut am: api_tokens::ActiveModel = model.into();
     am.revoked_at = Set(Some(now));

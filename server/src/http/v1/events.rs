@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ok;
 use crate::http::{AppState, error::ApiError};
+use crate::render::time::iso_ms;
 use crate::store::{audit, events};
 
 #[derive(Debug, Deserialize)]
@@ -38,7 +39,7 @@ pub async fn list(
             subject_type: e.subject_type,
             subject_id: e.subject_id,
             payload: e.payload,
-            created_at: e.created_at.to_rfc3339(),
+            created_at: iso_ms(e.created_at),
         })
         .collect();
     Ok(ok(&all))
@@ -72,7 +73,7 @@ pub async fn audit(
         .into_iter()
         .map(|a| AuditDoc {
             id: a.id,
-            at: a.at.to_rfc3339(),
+            at: iso_ms(a.at),
             token_id: a.token_id,
             actor: a.actor,
             action: a.action,

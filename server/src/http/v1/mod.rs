@@ -174,7 +174,7 @@ impl Paging {
     /// (limit, offset), capped at 100 a page.
     pub fn window(&self) -> (u64, u64) {
         let per = self.per_page.or(self.limit).unwrap_or(100).clamp(1, 100);
-        let page = self.page.unwrap_or(1).max(1);
+        let page = self.page.unwrap_or(1).clamp(1, 100_000);
         (per, (page - 1) * per)
     }
 }

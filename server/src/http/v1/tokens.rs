@@ -9,6 +9,7 @@ use crate::http::{
     body::{Envelope, Enveloped},
     error::ApiError,
 };
+use crate::render::time::iso_ms;
 use crate::store::{
     Actor,
     tokens::{self, Token},
@@ -45,9 +46,9 @@ fn doc(t: Token, key: Option<String>) -> TokenDoc {
         name: t.name,
         role: t.role,
         prefix: t.prefix,
-        created_at: t.created_at.to_rfc3339(),
-        last_used_at: t.last_used_at.map(|t| t.to_rfc3339()),
-        revoked_at: t.revoked_at.map(|t| t.to_rfc3339()),
+        created_at: iso_ms(t.created_at),
+        last_used_at: t.last_used_at.map(iso_ms),
+        revoked_at: t.revoked_at.map(iso_ms),
         key,
     }
 }
