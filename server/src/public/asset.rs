@@ -5,7 +5,10 @@ use std::io::Write as _;
 
 use actix_web::{
     HttpRequest, HttpResponse,
-    http::{StatusCode, header},
+    http::{
+        StatusCode,
+        header::{self, HeaderValue},
+    },
     web::Bytes,
 };
 use sha2::{Digest, Sha256};
@@ -41,6 +44,8 @@ pub struct Asset {
     /// `Access-Control-Allow-Origin: *` (the public JSON API and feeds).
     pub cors: bool,
     pub etag: String,
+    /// The ETag header of each representation: identity, gzip, brotli.
+    tags: [HeaderValue; 3],
     pub identity: Bytes,
     pub gzip: Option<Bytes>,
     pub brotli: Option<Bytes>,
@@ -79,11 +84,16 @@ impl Asset {
             .then(|| brotli(&body))
             .flatten()
             .filter(|z| z.len() < body.len());
+        let tag = |suffix: &str| {
+            HeaderValue::from_str(&format!("\"{etag}{suffix}\""))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+        };
         Asset {
             status,
             content_type,
             caching,
             cors,
+            tags: [tag(""), tag("-gz"), tag("-br")],
             etag,
             identity: Bytes::from(body),
             gzip: gzip.map(Bytes::from),
@@ -112,9 +122,9 @@ impl Asset {
             })
         };
         let (body, coding, tag) = match (&self.brotli, &self.gzip) {
-            (Some(b), _) if accepts("br") => (b, Some("br"), format!("\"{}-br\"", self.etag)),
-            (_, Some(g)) if accepts("gzip") => (g, Some("gzip"), format!("\"{}-gz\"", self.etag)),
-            _ => (&self.identity, None, format!("\"{}\"", self.etag)),
+            (Some(b), _) if accepts("br") => (b, Some("br"), &self.tags[2]),
+            (_, Some(g)) if accepts("gzip") => (g, Some("gzip"), &self.tags[1]),
+            _ => (&self.identity, None, &self.tags[0]),
         };
         let status = self.status;
         let not_modified = status == StatusCode::OK
@@ -142,7 +152,7 @@ impl Asset {
             .insert_header((header::VARY, "Accept-Encoding"))
             .insert_header(("X-Content-Type-Options", "nosniff"));
         if status == StatusCode::OK {
-            res.insert_header((header::ETAG, tag));
+            res.insert_header((header::ETAG, tag.clone()));
         }
         if self.content_type.starts_with("text/html") {
             // Defence in depth behind the Markdown sanitiser: only our own script runs.
@@ -159,9 +169,6 @@ impl Asset {
         res.insert_header((header::CONTENT_TYPE, self.content_type));
         if let Some(c) = coding {
             res.insert_header((header::CONTENT_ENCODING, c));
-        }
-        if req.method() == actix_web::http::Method::HEAD {
-            return res.finish();
         }
         res.body(body.clone())
     }

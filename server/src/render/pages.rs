@@ -127,6 +127,9 @@ pub struct DayCell {
     pub summary: String,
     /// The component did not exist yet that day.
     pub no_data: bool,
+    /// A one-letter class for the day's colour (o, d, p, m, u; n for no data): the
+    /// 90 bars per component are most of the page's bytes, so their markup is terse.
+    pub code: &'static str,
 }
 
 #[derive(Serialize)]
@@ -362,12 +365,23 @@ fn uptime_view(
                 status: d.worst,
                 summary,
                 no_data,
+                code: if no_data { "n" } else { day_code(d.worst) },
             }
         })
         .collect();
     UptimeView {
         percent: format!("{:.2}%", (percent * 100.0).floor() / 100.0),
         days: cells,
+    }
+}
+
+fn day_code(status: ComponentStatus) -> &'static str {
+    match status {
+        ComponentStatus::Operational => "o",
+        ComponentStatus::DegradedPerformance => "d",
+        ComponentStatus::PartialOutage => "p",
+        ComponentStatus::MajorOutage => "m",
+        ComponentStatus::UnderMaintenance => "u",
     }
 }
 
