@@ -5,3 +5,4 @@ pub mod pages;
 pub mod statuspage;
 pub mod templates;
 pub mod time;
+pub mod views;

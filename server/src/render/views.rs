@@ -1,0 +1,225 @@
+//! The view models templates see: one consistent set of records ([`Data`]) in, plain
+//! serialisable structs out. The builders are in `pages`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{
+    statuspage::{ComponentIndex, PageCtx},
+    time::TimeView,
+};
+use crate::domain::{ComponentStatus, Impact, PageStatus, page_status};
+use crate::store::{
+    components::{Component, StatusChange},
+    incidents::Incident,
+    pages::Page,
+};
+
+/// Everything the public side shows, read in one go.
+pub struct Data {
+    pub page: Page,
+    pub ctx: PageCtx,
+    pub components: Vec<Component>,
+    /// The most recent incidents and maintenances, newest first.
+    pub recent: Vec<Incident>,
+    /// The 50 most recent incidents (no maintenances), for `incidents.json`.
+    pub incidents: Vec<Incident>,
+    /// The 50 most recent maintenances, for `scheduled-maintenances.json`.
+    pub maintenances: Vec<Incident>,
+    pub unresolved: Vec<Incident>,
+    pub upcoming: Vec<Incident>,
+    pub active_maintenance: Vec<Incident>,
+    /// Component status changes in the uptime window.
+    pub changes: Vec<StatusChange>,
+    pub now: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl Data {
+    pub fn status(&self) -> PageStatus {
+        let index = ComponentIndex::new(&self.components);
+        page_status(
+            self.components
+                .iter()
+                .filter(|c| !c.is_group)
+                .map(|c| index.status(c)),
+            self.unresolved.iter().map(|i| i.impact),
+            !self.active_maintenance.is_empty(),
+        )
+    }
+}
+
+pub const UPTIME_DAYS: i64 = 90;
+pub const RECENT_DAYS: i64 = 14;
+
+#[derive(Serialize)]
+pub struct Layout {
+    pub page_name: String,
+    pub page_url: String,
+    pub title: String,
+    pub description: String,
+    pub canonical: String,
+    pub time_zone: String,
+    pub css_href: String,
+    pub js_href: String,
+    /// The snapshot version the page was built from; the live script compares it.
+    pub version: i64,
+    pub generated: TimeView,
+}
+
+#[derive(Serialize)]
+pub struct Banner {
+    /// none, minor, major, critical or maintenance: the banner's colour.
+    pub indicator: Impact,
+    pub description: String,
+}
+
+#[derive(Serialize, Clone)]
+pub struct UpdateView {
+    pub id: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub body_html: String,
+    pub at: TimeView,
+    pub next_update: Option<TimeView>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct AffectedView {
+    pub name: String,
+    /// The group (pod, region) the component is in, if any.
+    pub group: Option<String>,
+    pub status: ComponentStatus,
+    pub status_label: &'static str,
+}
+
+#[derive(Serialize, Clone)]
+pub struct IncidentCard {
+    pub id: String,
+    pub url: String,
+    pub name: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub impact: Impact,
+    pub is_maintenance: bool,
+    pub latest: Option<UpdateView>,
+    /// The promised next update, while the incident is open.
+    pub next_update: Option<TimeView>,
+    pub next_update_overdue: bool,
+    pub started: TimeView,
+    pub resolved: Option<TimeView>,
+    pub duration: Option<String>,
+    pub affected: Vec<AffectedView>,
+    pub scheduled_for: Option<TimeView>,
+    pub scheduled_until: Option<TimeView>,
+}
+
+#[derive(Serialize)]
+pub struct DayCell {
+    pub date: String,
+    pub label: String,
+    pub status: ComponentStatus,
+    /// "No downtime", "32m major outage", ...
+    pub summary: String,
+    /// The component did not exist yet that day.
+    pub no_data: bool,
+    /// A one-letter class for the day's colour (o, d, p, m, u; n for no data): the
+    /// 90 bars per component are most of the page's bytes, so their markup is terse.
+    pub code: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct UptimeView {
+    pub percent: String,
+    pub days: Vec<DayCell>,
+}
+
+#[derive(Serialize)]
+pub struct ComponentRow {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub status: ComponentStatus,
+    pub status_label: &'static str,
+    pub is_group: bool,
+    pub children: Vec<ComponentRow>,
+    pub uptime: Option<UptimeView>,
+}
+
+#[derive(Serialize)]
+pub struct DayIncidents {
+    pub date: String,
+    pub label: String,
+    pub incidents: Vec<IncidentCard>,
+}
+
+#[derive(Serialize)]
+pub struct IndexView {
+    pub layout: Layout,
+    pub banner: Banner,
+    pub active_incidents: Vec<IncidentCard>,
+    pub maintenances: Vec<IncidentCard>,
+    pub components: Vec<ComponentRow>,
+    pub recent_days: Vec<DayIncidents>,
+    pub uptime_days: i64,
+}
+
+#[derive(Serialize)]
+pub struct IncidentPageView {
+    pub layout: Layout,
+    pub incident: IncidentCard,
+    pub updates: Vec<UpdateView>,
+    pub postmortem_html: Option<String>,
+    pub postmortem_published: Option<TimeView>,
+}
+
+#[derive(Serialize)]
+pub struct MonthView {
+    pub label: String,
+    pub incidents: Vec<IncidentCard>,
+}
+
+#[derive(Serialize)]
+pub struct HistoryView {
+    pub layout: Layout,
+    pub months: Vec<MonthView>,
+    pub page: u64,
+    pub prev_page: Option<u64>,
+    pub next_page: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub struct ErrorView {
+    pub layout: Layout,
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+pub struct FeedEntry {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub published: String,
+    pub updated: String,
+    pub published_rfc822: String,
+    /// The updates as HTML (escaped by the template), newest first.
+    pub content_html: String,
+}
+
+#[derive(Serialize)]
+pub struct FeedView {
+    pub host: String,
+    pub page_name: String,
+    pub page_url: String,
+    pub updated: String,
+    pub updated_rfc822: String,
+    pub entries: Vec<FeedEntry>,
+}
+
+/// Static file links, fingerprinted so they can be cached for a year.
+pub struct StaticLinks {
+    pub css: String,
+    pub js: String,
+}
