@@ -67,8 +67,8 @@
     const bannerChanged = replaceMain(main, fresh);
     body.dataset.version = doc.body.dataset.version || "";
     if (doc.title) document.title = doc.title;
-    const stamp = doc.querySelector("footer .generated");
-    const oldStamp = document.querySelector("footer .generated");
+    const stamp = doc.querySelector("footer .updated");
+    const oldStamp = document.querySelector("footer .updated");
     if (stamp && oldStamp) oldStamp.replaceWith(document.importNode(stamp, true));
 
     window.scrollTo(scrollX, scrollY);

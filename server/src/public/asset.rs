@@ -1,7 +1,7 @@
 //! A response body prepared once per snapshot: precompressed with gzip and brotli, with
 //! an ETag, served to every reader until the next change.
 
-use std::io::Write as _;
+use std::{collections::HashMap, io::Write as _, sync::Arc};
 
 use actix_web::{
     HttpRequest, HttpResponse,
@@ -58,23 +58,25 @@ impl Asset {
         caching: Caching,
         cors: bool,
     ) -> Asset {
-        Asset::with_status(StatusCode::OK, content_type, body, caching, cors)
+        let body: Vec<u8> = body.into();
+        Asset::compress(
+            etag_of(&body),
+            StatusCode::OK,
+            content_type,
+            body,
+            caching,
+            cors,
+        )
     }
 
-    pub fn with_status(
+    fn compress(
+        etag: String,
         status: StatusCode,
         content_type: &'static str,
-        body: impl Into<Vec<u8>>,
+        body: Vec<u8>,
         caching: Caching,
         cors: bool,
     ) -> Asset {
-        let body: Vec<u8> = body.into();
-        let digest = Sha256::digest(&body);
-        let etag = digest
-            .iter()
-            .take(10)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>();
         let compressible = body.len() > 256;
         let gzip = compressible
             .then(|| gzip(&body))
@@ -174,6 +176,60 @@ impl Asset {
     }
 }
 
+fn etag_of(body: &[u8]) -> String {
+    Sha256::digest(body)
+        .iter()
+        .take(10)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The assets of the previous snapshot by ETag, so that a rebuild keeps (and does not
+/// compress again) every document whose bytes did not change.
+#[derive(Default)]
+pub struct Reuse(HashMap<String, Arc<Asset>>);
+
+impl Reuse {
+    pub fn from<'a>(previous: impl IntoIterator<Item = &'a Arc<Asset>>) -> Reuse {
+        Reuse(
+            previous
+                .into_iter()
+                .map(|a| (a.etag.clone(), a.clone()))
+                .collect(),
+        )
+    }
+
+    pub fn asset(
+        &self,
+        status: StatusCode,
+        content_type: &'static str,
+        body: impl Into<Vec<u8>>,
+        caching: Caching,
+        cors: bool,
+    ) -> Arc<Asset> {
+        let body: Vec<u8> = body.into();
+        let etag = etag_of(&body);
+        match self.0.get(&etag) {
+            Some(a)
+                if a.status == status
+                    && a.content_type == content_type
+                    && a.caching == caching
+                    && a.cors == cors =>
+            {
+                a.clone()
+            }
+            _ => Arc::new(Asset::compress(
+                etag,
+                status,
+                content_type,
+                body,
+                caching,
+                cors,
+            )),
+        }
+    }
+}
+
 fn gzip(body: &[u8]) -> Option<Vec<u8>> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(body).ok()?;
@@ -194,6 +250,40 @@ fn brotli(body: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn unchanged_bytes_reuse_the_compressed_asset() {
+        let body = "same ".repeat(200);
+        let first = Arc::new(Asset::new("text/plain", body.clone(), Caching::Live, false));
+        let reuse = Reuse::from([&first]);
+        let again = reuse.asset(
+            StatusCode::OK,
+            "text/plain",
+            body.clone(),
+            Caching::Live,
+            false,
+        );
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = reuse.asset(
+            StatusCode::OK,
+            "text/plain",
+            body + "!",
+            Caching::Live,
+            false,
+        );
+        assert!(!Arc::ptr_eq(&first, &other));
+        let as_json = reuse.asset(
+            StatusCode::OK,
+            "application/json",
+            "same ".repeat(200),
+            Caching::Live,
+            false,
+        );
+        assert!(
+            !Arc::ptr_eq(&first, &as_json),
+            "a different content type is a different asset"
+        );
+    }
 
     #[test]
     fn picks_brotli_then_gzip_and_answers_304() {

@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-pub use asset::{Asset, Caching};
+pub use asset::{Asset, Caching, Reuse};
 use snapshot::Snapshot;
 
 use crate::{
@@ -114,7 +114,14 @@ impl Public {
         match snapshot::load(store, now).await {
             Ok(data) => {
                 let loaded = std::time::Instant::now();
-                let snap = Arc::new(snapshot::build(data, &self.renderer, &self.links, now));
+                let previous = self.current();
+                let snap = Arc::new(snapshot::build(
+                    data,
+                    &self.renderer,
+                    &self.links,
+                    now,
+                    previous.as_deref(),
+                ));
                 tracing::debug!(
                     version = snap.version,
                     load_ms = (loaded - started).as_millis() as u64,
@@ -276,7 +283,13 @@ async fn incident_page(
     match incidents::get(state.store.db(), &id).await {
         Ok(i) => {
             let view = pages::incident_view(&snap.data, &public.links, &i);
-            let a = snapshot::html_asset(&public.renderer, "pages/incident", &view, StatusCode::OK);
+            let a = snapshot::html_asset(
+                &Reuse::default(),
+                &public.renderer,
+                "pages/incident",
+                &view,
+                StatusCode::OK,
+            );
             public.remember(&snap, key, a.clone());
             a.respond(&req)
         }
@@ -326,7 +339,13 @@ async fn history_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
             let more = list.len() as u64 > size;
             list.truncate(size as usize);
             let view = pages::history_view(&snap.data, &public.links, &list, page, more);
-            let a = snapshot::html_asset(&public.renderer, "pages/history", &view, StatusCode::OK);
+            let a = snapshot::html_asset(
+                &Reuse::default(),
+                &public.renderer,
+                "pages/history",
+                &view,
+                StatusCode::OK,
+            );
             public.remember(&snap, key, a.clone());
             a.respond(&req)
         }

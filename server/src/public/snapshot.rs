@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::asset::{Asset, Caching};
+use super::asset::{Asset, Caching, Reuse};
 use super::ics;
 use crate::domain::PageStatus;
 use crate::render::{
@@ -71,17 +71,19 @@ struct Wrapped<'a, T: Serialize> {
     body: T,
 }
 
-fn json_asset<T: Serialize>(page: &PageDoc, body: T) -> Arc<Asset> {
+fn json_asset<T: Serialize>(reuse: &Reuse, page: &PageDoc, body: T) -> Arc<Asset> {
     let bytes = serde_json::to_vec(&Wrapped { page, body }).unwrap_or_default();
-    Arc::new(Asset::new(
+    reuse.asset(
+        StatusCode::OK,
         "application/json; charset=utf-8",
         bytes,
         Caching::Live,
         true,
-    ))
+    )
 }
 
 pub fn html_asset(
+    reuse: &Reuse,
     renderer: &Renderer,
     template: &str,
     view: &impl Serialize,
@@ -99,24 +101,22 @@ pub fn html_asset(
     } else {
         Caching::NoStore
     };
-    Arc::new(Asset::with_status(
-        status,
-        "text/html; charset=utf-8",
-        body,
-        caching,
-        false,
-    ))
+    reuse.asset(status, "text/html; charset=utf-8", body, caching, false)
 }
 
 pub const FALLBACK_500: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went wrong</title></head><body><main><h1>Something went wrong</h1><p>The status page could not be shown. Please try again in a moment.</p></main></body></html>";
 
-/// Renders every public document from `data`.
+/// Renders every public document from `data`; documents whose bytes equal one in
+/// `previous` keep that one (and its compressed forms).
 pub fn build(
     data: Data,
     renderer: &Renderer,
     links: &StaticLinks,
     built_at: DateTime<Utc>,
+    previous: Option<&Snapshot>,
 ) -> Snapshot {
+    let reuse = Reuse::from(previous.into_iter().flat_map(|p| p.assets.values()));
+    let reuse = &reuse;
     let mut assets: HashMap<String, Arc<Asset>> = HashMap::new();
     let ctx = &data.ctx;
     let page = page_doc(&data.page, ctx);
@@ -139,6 +139,7 @@ pub fn build(
     assets.insert(
         "/api/v2/summary.json".into(),
         json_asset(
+            reuse,
             &page,
             json!({
                 "components": components,
@@ -150,45 +151,51 @@ pub fn build(
     );
     assets.insert(
         "/api/v2/status.json".into(),
-        json_asset(&page, json!({"status": status})),
+        json_asset(reuse, &page, json!({"status": status})),
     );
     assets.insert(
         "/api/v2/components.json".into(),
-        json_asset(&page, json!({"components": components})),
+        json_asset(reuse, &page, json!({"components": components})),
     );
     assets.insert(
         "/api/v2/incidents.json".into(),
-        json_asset(&page, json!({"incidents": incidents})),
+        json_asset(reuse, &page, json!({"incidents": incidents})),
     );
     assets.insert(
         "/api/v2/incidents/unresolved.json".into(),
-        json_asset(&page, json!({"incidents": unresolved})),
+        json_asset(reuse, &page, json!({"incidents": unresolved})),
     );
     assets.insert(
         "/api/v2/scheduled-maintenances.json".into(),
-        json_asset(&page, json!({"scheduled_maintenances": maintenances})),
+        json_asset(
+            reuse,
+            &page,
+            json!({"scheduled_maintenances": maintenances}),
+        ),
     );
     assets.insert(
         "/api/v2/scheduled-maintenances/upcoming.json".into(),
-        json_asset(&page, json!({"scheduled_maintenances": upcoming})),
+        json_asset(reuse, &page, json!({"scheduled_maintenances": upcoming})),
     );
     assets.insert(
         "/api/v2/scheduled-maintenances/active.json".into(),
-        json_asset(&page, json!({"scheduled_maintenances": active})),
+        json_asset(reuse, &page, json!({"scheduled_maintenances": active})),
     );
     assets.insert(
         "/live.json".into(),
-        Arc::new(Asset::new(
+        reuse.asset(
+            StatusCode::OK,
             "application/json; charset=utf-8",
             json!({"version": data.version, "status": status}).to_string(),
             Caching::Live,
             true,
-        )),
+        ),
     );
 
     assets.insert(
         "/".into(),
         html_asset(
+            reuse,
             renderer,
             "pages/index",
             &pages::index_view(&data, links),
@@ -205,6 +212,7 @@ pub fn build(
     assets.insert(
         "/history".into(),
         html_asset(
+            reuse,
             renderer,
             "pages/history",
             &pages::history_view(&data, links, &first_history, 1, more),
@@ -220,6 +228,7 @@ pub fn build(
         assets.insert(
             format!("/incidents/{}", i.id),
             html_asset(
+                reuse,
                 renderer,
                 "pages/incident",
                 &pages::incident_view(&data, links, i),
@@ -244,7 +253,7 @@ pub fn build(
             Ok(xml) => {
                 assets.insert(
                     path.into(),
-                    Arc::new(Asset::new(ct, xml, Caching::Live, true)),
+                    reuse.asset(StatusCode::OK, ct, xml, Caching::Live, true),
                 );
             }
             Err(e) => tracing::error!(error = %e, template, "feed rendering failed"),
@@ -253,16 +262,18 @@ pub fn build(
     let calendar = ics::calendar(&data);
     assets.insert(
         "/maintenance.ics".into(),
-        Arc::new(Asset::new(
+        reuse.asset(
+            StatusCode::OK,
             "text/calendar; charset=utf-8",
             calendar,
             Caching::Live,
             true,
-        )),
+        ),
     );
     assets.insert(
         "404".into(),
         html_asset(
+            reuse,
             renderer,
             "pages/error",
             &pages::error_view(&data, links, 404, "Page not found", "There is nothing at this address. The incident may have been removed, or the link mistyped."),

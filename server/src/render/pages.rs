@@ -32,7 +32,7 @@ pub fn layout(data: &Data, links: &StaticLinks, title: Option<&str>, path: &str)
         css_href: links.css.clone(),
         js_href: links.js.clone(),
         version: data.version,
-        generated: time_view(data.now, data.ctx.tz),
+        updated: time_view(data.page.updated_at, data.ctx.tz),
     }
 }
 

@@ -64,7 +64,9 @@ pub struct Layout {
     pub js_href: String,
     /// The snapshot version the page was built from; the live script compares it.
     pub version: i64,
-    pub generated: TimeView,
+    /// When the page last changed (not when it was rendered, so that a rebuild with
+    /// nothing new yields the same bytes and the same ETag).
+    pub updated: TimeView,
 }
 
 #[derive(Serialize)]

@@ -692,3 +692,50 @@ async fn hostile_markdown_is_inert_on_pages_and_in_feeds() {
         );
     }
 }
+
+/// A rebuild with nothing new (the periodic one, or another instance's poll) yields the
+/// same bytes, so caches in front keep answering 304.
+#[tokio::test]
+async fn a_rebuild_without_changes_keeps_every_etag() {
+    let app = TestApp::spawn().await;
+    app.create_component("API", None).await;
+    let inc = app.create_incident(json!({"name": "Blip"})).await;
+    app.update_incident(
+        inc["id"].as_str().unwrap_or(""),
+        json!({"status": "resolved"}),
+    )
+    .await;
+    let paths = [
+        "/",
+        "/history",
+        "/api/v2/summary.json",
+        "/history.atom",
+        "/maintenance.ics",
+    ];
+    let mut before = Vec::new();
+    for p in paths {
+        before.push(
+            app.public(p)
+                .await
+                .expect(200)
+                .header("etag")
+                .unwrap_or("")
+                .to_owned(),
+        );
+    }
+    app.state.changed().await;
+    for (p, tag) in paths.iter().zip(&before) {
+        let r = app
+            .client
+            .get(app.url(p))
+            .header("If-None-Match", tag.as_str())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!(
+            r.status(),
+            StatusCode::NOT_MODIFIED,
+            "{p} changed without a change"
+        );
+    }
+}
