@@ -216,7 +216,6 @@ pub async fn update(
     patch: ComponentPatch,
 ) -> Result<Component> {
     let model = find_model(w.conn(), id, group).await?;
-    let before: Component = model.clone().try_into()?;
     let mut am: components::ActiveModel = model.into();
     if let Some(name) = &patch.name {
         am.name = Set(check_name(name)?);
@@ -274,7 +273,7 @@ pub async fn update(
                 "a group's status follows its components",
             ));
         }
-        set_status(w, &before, status, None).await?;
+        set_status(w, id, status, None).await?;
     }
     get(w.conn(), id, group).await
 }
@@ -282,17 +281,17 @@ pub async fn update(
 /// Sets a component's status and keeps the change as history. Returns the old status.
 pub async fn set_status(
     w: &mut Write,
-    component: &Component,
+    component_id: &str,
     status: ComponentStatus,
     incident_id: Option<&str>,
 ) -> Result<ComponentStatus> {
-    let current: Component = find_model(w.conn(), &component.id, false)
-        .await?
-        .try_into()?;
+    // Read inside the write: the status that counts is the one this transaction sees.
+    let model = find_model(w.conn(), component_id, false).await?;
+    let current: Component = model.clone().try_into()?;
     if current.status == status {
         return Ok(status);
     }
-    let mut am: components::ActiveModel = find_model(w.conn(), &component.id, false).await?.into();
+    let mut am: components::ActiveModel = model.into();
     am.status = Set(status.as_str().to_owned());
     am.updated_at = Set(w.now());
     am.update(w.conn()).await?;

@@ -104,7 +104,7 @@ pub(super) async fn apply_components(
         })?;
         let new_status = status.unwrap_or(component.status);
         let old = if apply_now {
-            components::set_status(w, &component, new_status, Some(incident_id)).await?
+            components::set_status(w, &component.id, new_status, Some(incident_id)).await?
         } else {
             component.status
         };
