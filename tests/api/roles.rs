@@ -16,6 +16,18 @@ struct Op {
     role: Role,
 }
 
+/// Every operation the server documents; at least 30, so an empty document cannot pass.
+async fn served_operations(app: &TestApp) -> Vec<Op> {
+    let doc = app.public("/v1/openapi.json").await.expect(200).json();
+    let ops = operations(&doc);
+    assert!(
+        ops.len() >= 30,
+        "only {} operations in the OpenAPI document",
+        ops.len()
+    );
+    ops
+}
+
 fn operations(doc: &Value) -> Vec<Op> {
     let paths = doc["paths"]
         .as_object()
@@ -136,13 +148,7 @@ fn error_code(r: &Resp) -> String {
 #[tokio::test]
 async fn every_admin_operation_enforces_its_role() {
     let app = TestApp::spawn().await;
-    let doc = app.public("/v1/openapi.json").await.expect(200).json();
-    let ops = operations(&doc);
-    assert!(
-        ops.len() >= 30,
-        "only {} operations in the OpenAPI document",
-        ops.len()
-    );
+    let ops = served_operations(&app).await;
 
     let viewer = app.token(Role::Viewer).await;
     let responder = app.token(Role::Responder).await;
@@ -252,13 +258,7 @@ async fn public_routes_need_no_token_and_admin_routes_refuse_none() {
         assert_eq!(r.status.as_u16(), 200, "{path} without a token: {}", r.text);
     }
 
-    let doc = app.public("/v1/openapi.json").await.expect(200).json();
-    let ops = operations(&doc);
-    assert!(
-        ops.len() >= 30,
-        "only {} operations in the OpenAPI document",
-        ops.len()
-    );
+    let ops = served_operations(&app).await;
     let ids = HashMap::from([
         ("page_id".to_owned(), app.page_id.clone()),
         ("component_id".to_owned(), "nonexistent1".to_owned()),
@@ -292,13 +292,7 @@ async fn public_routes_need_no_token_and_admin_routes_refuse_none() {
 #[tokio::test]
 async fn percent_encoded_paths_get_the_same_role_check() {
     let app = TestApp::spawn().await;
-    let doc = app.public("/v1/openapi.json").await.expect(200).json();
-    let ops = operations(&doc);
-    assert!(
-        ops.len() >= 30,
-        "only {} operations in the OpenAPI document",
-        ops.len()
-    );
+    let ops = served_operations(&app).await;
     let viewer = app.token(Role::Viewer).await;
     let responder = app.token(Role::Responder).await;
     let roles = [
