@@ -280,3 +280,14 @@ impl TestApp {
         self.handle.stop(false).await;
     }
 }
+
+/// A Statuspage example document, kept in `tests/fixtures/statuspage/examples` (copied
+/// from Statuspage's documentation, so the suite needs nothing outside the repository).
+pub fn statuspage_example(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/statuspage/examples")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

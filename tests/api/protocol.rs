@@ -250,18 +250,6 @@ fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn example(name: &str) -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/statuspage/examples")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (shared/ must sit beside the repository)",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
 
 #[tokio::test]
 async fn manage_api_objects_have_statuspages_keys() {
@@ -288,8 +276,8 @@ async fn manage_api_objects_have_statuspages_keys() {
     let herald_update: std::collections::BTreeSet<String> =
         ["next_update_due_at".to_owned(), "template".to_owned()].into();
     for (mine, theirs) in [
-        (&created, example("v1-create-incident-response.json")),
-        (&patched, example("v1-patch-incident-response.json")),
+        (&created, herald_tests::statuspage_example("v1-create-incident-response.json")),
+        (&patched, herald_tests::statuspage_example("v1-patch-incident-response.json")),
     ] {
         assert_eq!(
             &keys(mine) - &herald_incident,

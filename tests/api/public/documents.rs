@@ -269,24 +269,6 @@ async fn v2_documents_agree_with_each_other() {
     assert!(find(unresolved, &id_of(postmortem)).is_none());
 }
 
-/// Where the Statuspage example documents live: `shared/` beside the repository.
-fn examples_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/statuspage/examples");
-    assert!(
-        dir.is_dir(),
-        "the Statuspage example documents are missing: expected them in {} (the `shared/` folder beside the repository; clone it next to the repo)",
-        dir.display()
-    );
-    dir
-}
-
-fn read_example(name: &str) -> Value {
-    let path = examples_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 type KeySets = BTreeMap<&'static str, BTreeSet<BTreeSet<String>>>;
 
 /// Collects the key set of every object below `v`, by kind.
@@ -344,7 +326,7 @@ async fn v2_key_sets_equal_the_statuspage_examples() {
         ),
     ];
     // Read the examples first: a missing folder fails before any server starts.
-    let examples: Vec<Value> = pairs.iter().map(|(_, f)| read_example(f)).collect();
+    let examples: Vec<Value> = pairs.iter().map(|(_, f)| herald_tests::statuspage_example(f)).collect();
     let w = world().await;
     let docs = documents(&w.app).await;
 
