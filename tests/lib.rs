@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 
 use chrono::Utc;
-use herald::{app, config::Settings, domain::Role, store};
+use herald::{app::AppState, clock::Clock, config::Settings, domain::Role, server, store};
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -16,7 +16,9 @@ pub struct TestApp {
     /// An admin token.
     pub admin: String,
     pub client: reqwest::Client,
-    pub state: actix_web::web::Data<herald::http::AppState>,
+    pub state: actix_web::web::Data<AppState>,
+    /// The server's clock: the system clock unless the test asked for a manual one.
+    pub clock: Clock,
     pub database_url: String,
     handle: actix_web::dev::ServerHandle,
     _dir: tempfile::TempDir,
@@ -79,13 +81,21 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let database_url = fresh_database(dir.path()).await;
-        Self::start(dir, database_url, adjust).await
+        Self::start(dir, database_url, Clock::system(), adjust).await
+    }
+
+    /// Starts a server on a manual clock standing at `start`; the test moves it with
+    /// `app.clock.advance(..)`.
+    pub async fn spawn_at(start: chrono::DateTime<Utc>) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let database_url = fresh_database(dir.path()).await;
+        Self::start(dir, database_url, Clock::manual(start), |_| {}).await
     }
 
     /// Starts another server on the same database (as a second instance would).
     pub async fn sibling(&self) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let mut app = Self::start(dir, self.database_url.clone(), |_| {}).await;
+        let mut app = Self::start(dir, self.database_url.clone(), self.clock.clone(), |_| {}).await;
         app.admin = self.admin.clone();
         app
     }
@@ -93,6 +103,7 @@ impl TestApp {
     async fn start(
         dir: tempfile::TempDir,
         database_url: String,
+        clock: Clock,
         adjust: impl FnOnce(&mut Settings),
     ) -> TestApp {
         if std::env::var("TEST_LOG").is_ok() {
@@ -110,14 +121,14 @@ impl TestApp {
             ..Settings::default()
         };
         adjust(&mut settings);
-        let running = app::launch(settings, listener)
+        let running = server::launch(settings, listener, clock.clone())
             .await
             .unwrap_or_else(|e| panic!("launch: {e:#}"));
         let handle = running.handle.clone();
         let state = running.state.clone();
         tokio::spawn(running.server);
         let (_, admin) =
-            store::tokens::create(state.store.db(), "test admin", Role::Admin, Utc::now())
+            store::tokens::create(state.store.db(), "test admin", Role::Admin, clock.now())
                 .await
                 .unwrap_or_else(|e| panic!("token: {e}"));
         let client = reqwest::Client::builder()
@@ -126,10 +137,11 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("client: {e}"));
         TestApp {
             base: format!("http://{addr}"),
-            page_id: state.store.page_id().to_owned(),
+            page_id: state.store.page_id().to_string(),
             admin: admin.0,
             client,
             state,
+            clock,
             database_url,
             handle,
             _dir: dir,
@@ -138,10 +150,24 @@ impl TestApp {
 
     /// Seeds the demo page, as `herald serve --demo` does.
     pub async fn seed_demo(&self) {
-        store::seed::demo(&self.state.store, Utc::now())
+        store::seed::demo(&self.state.store, self.clock.now())
             .await
             .unwrap_or_else(|e| panic!("seed: {e}"));
-        self.state.changed().await;
+        self.settle().await;
+    }
+
+    /// Rebuilds the public snapshot now, as the periodic refresh does.
+    pub async fn rebuild(&self) {
+        self.state
+            .snapshots
+            .rebuild(&self.state.store, self.clock.now())
+            .await;
+    }
+
+    /// Waits until the public side shows every change committed so far.
+    pub async fn settle(&self) {
+        let head = *self.state.store.head().borrow();
+        self.state.shown(Some(head)).await;
     }
 
     pub async fn token(&self, role: Role) -> String {
@@ -149,7 +175,7 @@ impl TestApp {
             self.state.store.db(),
             &format!("test {role}"),
             role,
-            Utc::now(),
+            self.clock.now(),
         )
         .await
         .unwrap_or_else(|e| panic!("token: {e}"))

@@ -3,11 +3,15 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_core;
+mod m20261201_000001_add_page_subdomain;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_core::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_core::Migration),
+            Box::new(m20261201_000001_add_page_subdomain::Migration),
+        ]
     }
 }

@@ -1,54 +1,49 @@
-//! Starting the server: production and tests run this same code. The listener is bound
-//! by the caller, so tests use port 0.
+//! The application's state: one set of cheap handles shared by every request and every
+//! background task. `public` and `http` both depend on it, and on nothing of each other.
 
-use std::{net::TcpListener, sync::Arc};
+use std::{sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, dev::ServerHandle, middleware::from_fn, web};
+use crate::{clock::Clock, config::Settings, snapshot::Snapshots, store::Store};
 
-use crate::{config::Settings, http, public::Public, store::Store};
-
-pub struct Running {
-    pub handle: ServerHandle,
-    pub server: actix_web::dev::Server,
-    pub state: web::Data<http::AppState>,
+pub struct AppState {
+    pub store: Store,
+    pub snapshots: Arc<Snapshots>,
+    pub clock: Clock,
+    pub settings: Arc<Settings>,
 }
 
-/// Opens the store (applying migrations), builds the public snapshot, and returns the
-/// server ready to be awaited.
-pub async fn launch(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
-    let addr = listener.local_addr()?;
-    let public_url = settings.public_url(addr);
-    let store = Store::open(&settings.database_url, Some(&public_url)).await?;
-    let public = Arc::new(Public::new(&settings)?);
-    let state = web::Data::new(http::AppState {
-        store,
-        ops: http::v1::table().into_ops(),
-        settings: Arc::new(settings),
-        public,
-    });
-    state.public.refresh(&state.store).await;
-    state
-        .public
-        .watch(state.store.clone(), state.settings.poll_interval_ms);
+/// How long an admin write waits for the public side to show it before answering.
+const SHOWN_WITHIN: Duration = Duration::from_secs(5);
 
-    let data = state.clone();
-    let workers = state
-        .settings
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .wrap(from_fn(http::strip_json_suffix))
-            .configure(http::configure)
-    })
-    .workers(workers.max(1))
-    .listen(listener)?
-    .shutdown_timeout(10)
-    .run();
-    Ok(Running {
-        handle: server.handle(),
-        server,
-        state,
-    })
+impl AppState {
+    /// Opens the store (applying migrations) and builds the first public snapshot.
+    pub async fn open(settings: Settings, public_url: &str, clock: Clock) -> anyhow::Result<Self> {
+        let store = Store::open(&settings.database_url, Some(public_url), clock.now()).await?;
+        let snapshots = Arc::new(Snapshots::new(&settings)?);
+        snapshots.rebuild(&store, clock.now()).await;
+        Ok(AppState {
+            store,
+            snapshots,
+            clock,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// Starts the tasks that follow the event log: the public snapshot.
+    pub fn follow(&self) {
+        self.snapshots.follow(
+            self.store.clone(),
+            self.clock.clone(),
+            Duration::from_millis(self.settings.poll_interval_ms.max(50)),
+        );
+    }
+
+    /// Waits until the public side shows the change whose last event is `seq`, so the
+    /// next public request after an admin write sees it. Bounded: a write is never
+    /// held up for long by a slow rebuild.
+    pub async fn shown(&self, seq: Option<i64>) {
+        if let Some(seq) = seq {
+            let _ = tokio::time::timeout(SHOWN_WITHIN, self.snapshots.reached(seq)).await;
+        }
+    }
 }

@@ -2,10 +2,9 @@
 
 use std::{net::TcpListener, path::PathBuf};
 
-use chrono::Utc;
 use clap::{Parser, Subcommand};
 
-use crate::{app, config::Settings, domain::Role, store};
+use crate::{clock::Clock, config::Settings, domain::Role, server, store};
 
 /// Herald: incident communication and status pages.
 ///
@@ -96,6 +95,7 @@ impl clap::ValueEnum for Role {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let clock = Clock::system();
     let mut settings = Settings::load(cli.config.as_deref())?;
     if let Some(db) = cli.database_url {
         settings.database_url = db;
@@ -114,7 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             settings.check()?;
             crate::telemetry::init(&settings.log_format);
-            serve(settings, demo).await
+            serve(settings, demo, clock).await
         }
         Command::Migrate => {
             store::migrate(&settings.database_url).await?;
@@ -122,10 +122,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { command } => {
-            let st = open(&settings).await?;
+            let st = open(&settings, &clock).await?;
             match command {
                 TokenCommand::Create { role, name } => {
-                    let mut w = st.begin(&store::Actor::system("cli"), Utc::now()).await?;
+                    let mut w = st.begin(&store::Actor::system("cli"), clock.now()).await?;
                     let (_, secret) = store::tokens::issue(&mut w, &name, role).await?;
                     w.commit().await?;
                     println!("{}", secret.0);
@@ -141,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 TokenCommand::Revoke { id } => {
-                    let mut w = st.begin(&store::Actor::system("cli"), Utc::now()).await?;
+                    let mut w = st.begin(&store::Actor::system("cli"), clock.now()).await?;
                     let t = store::tokens::withdraw(&mut w, &id).await?;
                     w.commit().await?;
                     eprintln!("revoked {} ({})", t.id, t.name);
@@ -152,7 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Page {
             command: PageCommand::Show,
         } => {
-            let st = open(&settings).await?;
+            let st = open(&settings, &clock).await?;
             let page = store::pages::get(st.db(), st.page_id()).await?;
             println!(
                 "id: {}\nname: {}\nurl: {}\ntime_zone: {}",
@@ -163,22 +163,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn open(settings: &Settings) -> anyhow::Result<store::Store> {
-    Ok(store::Store::open(&settings.database_url, None).await?)
+async fn open(settings: &Settings, clock: &Clock) -> anyhow::Result<store::Store> {
+    Ok(store::Store::open(&settings.database_url, None, clock.now()).await?)
 }
 
-async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+async fn serve(settings: Settings, demo: bool, clock: Clock) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&settings.bind)?;
     let addr = listener.local_addr()?;
-    let running = app::launch(settings, listener).await?;
+    let running = server::launch(settings, listener, clock.clone()).await?;
     let store = running.state.store.clone();
-    if demo && store::seed::demo(&store, Utc::now()).await? {
+    if demo && store::seed::demo(&store, clock.now()).await? {
         tracing::info!("seeded the demo page");
-        running.state.changed().await;
+        let head = *store.head().borrow();
+        running.state.shown(Some(head)).await;
     }
     if !store::tokens::has_admin(store.db()).await? {
         let mut w = store
-            .begin(&store::Actor::system("first start"), Utc::now())
+            .begin(&store::Actor::system("first start"), clock.now())
             .await?;
         let (_, secret) = store::tokens::issue(&mut w, "initial admin", Role::Admin).await?;
         w.commit().await?;
@@ -193,7 +194,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         );
     }
     let public_url = running.state.settings.public_url(addr);
-    tracing::info!(%addr, %public_url, page_id = store.page_id(), "Herald is serving; status page at {public_url}/");
+    tracing::info!(%addr, %public_url, page_id = %store.page_id(), "Herald is serving; status page at {public_url}/");
     let handle = running.handle.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

@@ -1,14 +1,18 @@
 //! Herald: a self-hosted incident communication and status-page server.
 //!
 //! `domain` decides (pure), `store` persists, `render` turns records into documents,
-//! `public` serves the status page from a snapshot, `http` is the admin API.
+//! `snapshot` keeps the public side rendered in memory, `public` serves it, `http` is
+//! the admin API; `app` holds the state they share and `server` starts them.
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod public;
 pub mod render;
+pub mod server;
+pub mod snapshot;
 pub mod store;
 pub mod telemetry;

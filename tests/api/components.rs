@@ -105,7 +105,7 @@ async fn bad_component_input_is_refused_clearly() {
         .await
         .expect(422)
         .json();
-    assert_eq!(r["error"]["field"], "name");
+    assert_eq!(r["error"]["field"], "component.name");
     let r = app
         .post(
             &app.page_path("/components"),
@@ -114,7 +114,7 @@ async fn bad_component_input_is_refused_clearly() {
         .await
         .expect(422)
         .json();
-    assert_eq!(r["error"]["field"], "group_id");
+    assert_eq!(r["error"]["field"], "component.group_id");
     let r = app
         .post(
             &app.page_path("/components"),

@@ -250,7 +250,6 @@ fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
         .unwrap_or_default()
 }
 
-
 #[tokio::test]
 async fn manage_api_objects_have_statuspages_keys() {
     let app = TestApp::spawn().await;
@@ -276,8 +275,14 @@ async fn manage_api_objects_have_statuspages_keys() {
     let herald_update: std::collections::BTreeSet<String> =
         ["next_update_due_at".to_owned(), "template".to_owned()].into();
     for (mine, theirs) in [
-        (&created, herald_tests::statuspage_example("v1-create-incident-response.json")),
-        (&patched, herald_tests::statuspage_example("v1-patch-incident-response.json")),
+        (
+            &created,
+            herald_tests::statuspage_example("v1-create-incident-response.json"),
+        ),
+        (
+            &patched,
+            herald_tests::statuspage_example("v1-patch-incident-response.json"),
+        ),
     ] {
         assert_eq!(
             &keys(mine) - &herald_incident,

@@ -9,10 +9,10 @@ use actix_web::{
     middleware::Next,
     web,
 };
-use chrono::Utc;
 use futures_util::future::{Ready, ready};
 
-use super::{AppState, error::ApiError, routes};
+use super::{Api, error::ApiError, routes};
+use crate::app::AppState;
 use crate::domain::Role;
 use crate::store::{Actor, tokens};
 
@@ -37,7 +37,10 @@ pub async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let (Some(state), Some(api)) = (
+        req.app_data::<web::Data<AppState>>().cloned(),
+        req.app_data::<web::Data<Api>>().cloned(),
+    ) else {
         return Err(ApiError::Internal("application state missing".into()).into());
     };
     if req.path() == "/v1/openapi.json" {
@@ -46,7 +49,7 @@ pub async fn authorize(
     let Some(key) = presented_key(&req) else {
         return Err(ApiError::Unauthorized.into());
     };
-    let token = tokens::authenticate(state.store.db(), &key, Utc::now())
+    let token = tokens::authenticate(state.store.db(), &key, state.clock.now())
         .await
         .map_err(ApiError::from)?;
     let Some(token) = token else {
@@ -59,11 +62,11 @@ pub async fn authorize(
     if let Some(page_id) = path
         .strip_prefix("/v1/pages/")
         .map(|rest| rest.split('/').next().unwrap_or(""))
-        && page_id != state.store.page_id()
+        && page_id != state.store.page_id().as_str()
     {
         return Err(ApiError::NotFound(format!("page '{page_id}' was not found")).into());
     }
-    let need = routes::find(&state.ops, req.method(), &path).map_or(Role::Admin, |op| op.role);
+    let need = routes::find(&api.ops, req.method(), &path).map_or(Role::Admin, |op| op.role);
     if token.role < need {
         return Err(ApiError::Forbidden {
             have: token.role.as_str(),

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde_json::json;
 
+use crate::domain::DomainError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,23 @@ impl ApiError {
             code: "invalid_field",
             field: Some(field.into()),
             message: message.into(),
+        }
+    }
+
+    /// Names the field by its path in the request (`incident.started_at`): errors from
+    /// below name fields relative to the object the request carries under `key`.
+    pub fn in_body(self, key: &str) -> Self {
+        match self {
+            ApiError::Invalid {
+                code,
+                field: Some(f),
+                message,
+            } if !f.starts_with(&format!("{key}.")) => ApiError::Invalid {
+                code,
+                field: Some(format!("{key}.{f}")),
+                message,
+            },
+            other => other,
         }
     }
 
@@ -98,15 +116,13 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
-            StoreError::Invalid { field, message } => ApiError::Invalid {
-                code: "invalid_field",
-                field,
-                message,
-            },
-            StoreError::Lifecycle(l) => ApiError::Invalid {
-                code: "invalid_transition",
-                field: Some("status".into()),
-                message: l.to_string(),
+            StoreError::Domain(d) => ApiError::Invalid {
+                code: match d {
+                    DomainError::Lifecycle(_) => "invalid_transition",
+                    _ => "invalid_field",
+                },
+                field: d.field().map(str::to_owned),
+                message: d.to_string(),
             },
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Corrupt(m) => ApiError::Internal(m),

@@ -9,11 +9,11 @@ use actix_web::{
     middleware::Next,
     web::{self, Bytes, BytesMut},
 };
-use chrono::Utc;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::{AppState, error::ApiError};
+use super::error::ApiError;
+use crate::app::AppState;
 use crate::store::{
     Actor,
     idempotency::{self, Claim},
@@ -64,9 +64,13 @@ pub async fn replay_or_run(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let token_id = actor.token_id.clone().unwrap_or_default();
+    let token_id = actor
+        .token_id
+        .as_ref()
+        .map(|t| t.as_str().to_owned())
+        .unwrap_or_default();
     let db = state.store.db();
-    match idempotency::claim(db, &token_id, &key, &hash, Utc::now())
+    match idempotency::claim(db, &token_id, &key, &hash, state.clock.now())
         .await
         .map_err(ApiError::from)?
     {

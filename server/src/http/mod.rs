@@ -1,4 +1,4 @@
-//! HTTP: parses, calls the store, responds. Every route is in [`configure`].
+//! The admin API: parses, calls the store, responds. Every route is in [`v1::table`].
 
 pub mod auth;
 pub mod body;
@@ -7,8 +7,6 @@ pub mod idempotency;
 pub mod lenient;
 pub mod routes;
 pub mod v1;
-
-use std::sync::Arc;
 
 use actix_web::{
     Error, HttpRequest, HttpResponse,
@@ -19,35 +17,28 @@ use actix_web::{
     web,
 };
 
-use crate::{config::Settings, public::Public, store::Store};
 use error::ApiError;
 
-/// Cheap handles shared by every request.
-pub struct AppState {
-    pub store: Store,
-    pub settings: Arc<Settings>,
+/// The admin operations, as the role gate and the OpenAPI document see them.
+pub struct Api {
     pub ops: Vec<routes::Op>,
-    pub public: std::sync::Arc<Public>,
 }
 
-impl AppState {
-    /// Called after a change: rebuilds the public snapshot before the admin request
-    /// answers, so the next public request sees the change.
-    pub async fn changed(&self) {
-        self.public.refresh(&self.store).await;
-    }
-
-    /// Like [`changed`](Self::changed) for a change whose last event is `seq`: when a
-    /// rebuild that already includes it has happened meanwhile (concurrent writers),
-    /// nothing more is done.
-    pub async fn changed_up_to(&self, seq: Option<i64>) {
-        if let Some(seq) = seq {
-            self.public.refresh_to(&self.store, seq).await;
+impl Api {
+    pub fn new() -> Api {
+        Api {
+            ops: v1::table().into_ops(),
         }
     }
 }
 
-/// Every route of the server.
+impl Default for Api {
+    fn default() -> Self {
+        Api::new()
+    }
+}
+
+/// Mounts `/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/openapi.json", web::get().to(openapi))
         .service(
@@ -70,12 +61,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(
                     actix_web::middleware::Logger::new("%m %U %s %Dms").log_target("herald::admin"),
                 ),
-        )
-        .configure(crate::public::configure);
+        );
 }
 
-async fn openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(routes::openapi(&state.ops, env!("CARGO_PKG_VERSION")))
+async fn openapi(api: web::Data<Api>) -> HttpResponse {
+    HttpResponse::Ok().json(routes::openapi(&api.ops, env!("CARGO_PKG_VERSION")))
 }
 
 async fn no_such_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -11,11 +11,8 @@ use super::{
     statuspage::{ComponentIndex, PageCtx},
     time::{duration, time_view},
 };
+use crate::domain::{Component, Incident, StatusChange, Update as IncidentUpdate};
 use crate::domain::{ComponentStatus, IncidentStatus, uptime};
-use crate::store::{
-    components::{Component, StatusChange},
-    incidents::{Incident, IncidentUpdate},
-};
 
 pub fn layout(data: &Data, links: &StaticLinks, title: Option<&str>, path: &str) -> Layout {
     let name = data.page.name.clone();
@@ -38,7 +35,7 @@ pub fn layout(data: &Data, links: &StaticLinks, title: Option<&str>, path: &str)
 
 fn update_view(u: &IncidentUpdate, tz: Tz) -> UpdateView {
     UpdateView {
-        id: u.id.clone(),
+        id: u.id.to_string(),
         status: u.status.as_str().to_owned(),
         status_label: u.status.label(),
         body_html: markdown::to_html(&u.body),
@@ -56,7 +53,7 @@ pub fn card(
     let tz = ctx.tz;
     let open = i.status.is_open();
     IncidentCard {
-        id: i.id.clone(),
+        id: i.id.to_string(),
         url: format!("/incidents/{}", i.id),
         name: i.name.clone(),
         status: i.status.as_str().to_owned(),
@@ -86,7 +83,7 @@ pub fn card(
                 name: c.name.clone(),
                 group: c
                     .group_id
-                    .as_deref()
+                    .as_ref()
                     .and_then(|g| index.get(g))
                     .map(|g| g.name.clone()),
                 status: s,
@@ -198,7 +195,7 @@ pub fn index_view(data: &Data, links: &StaticLinks) -> IndexView {
     let row = |c: &Component, children: Vec<ComponentRow>| {
         let status = index.status(c);
         ComponentRow {
-            id: c.id.clone(),
+            id: c.id.to_string(),
             name: c.name.clone(),
             description: c.description.clone(),
             status,
@@ -397,7 +394,7 @@ pub fn feed_view(data: &Data) -> FeedView {
                 .collect::<String>();
             let updated = i.updates.first().map_or(i.updated_at, |u| u.display_at);
             FeedEntry {
-                id: i.id.clone(),
+                id: i.id.to_string(),
                 title: i.name.clone(),
                 url: data.ctx.shortlink(&i.id),
                 published: ts(i.created_at),

@@ -8,17 +8,16 @@ use chrono_tz::Tz;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::domain::{ComponentStatus, Impact, IncidentStatus};
-use crate::store::{
-    components::Component,
-    incidents::{Incident, IncidentUpdate},
-    pages::Page,
+use crate::domain::{Component, Incident, Update as IncidentUpdate};
+use crate::domain::{
+    ComponentId, ComponentStatus, Impact, IncidentId, IncidentStatus, PageId, UpdateId,
 };
+use crate::store::pages::Page;
 
 /// How a page writes its times and links.
 #[derive(Debug, Clone)]
 pub struct PageCtx {
-    pub id: String,
+    pub id: PageId,
     pub url: String,
     pub tz: Tz,
 }
@@ -59,14 +58,14 @@ impl PageCtx {
         t.map(|t| self.ts(t))
     }
 
-    pub fn shortlink(&self, incident_id: &str) -> String {
+    pub fn shortlink(&self, incident_id: &IncidentId) -> String {
         format!("{}/incidents/{incident_id}", self.url)
     }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PageDoc {
-    pub id: String,
+    pub id: PageId,
     pub name: String,
     pub url: String,
     pub time_zone: String,
@@ -85,7 +84,7 @@ pub fn page_doc(page: &Page, ctx: &PageCtx) -> PageDoc {
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ComponentDoc {
-    pub id: String,
+    pub id: ComponentId,
     pub name: String,
     pub status: ComponentStatus,
     pub created_at: String,
@@ -94,13 +93,13 @@ pub struct ComponentDoc {
     pub description: Option<String>,
     pub showcase: bool,
     pub start_date: Option<String>,
-    pub group_id: Option<String>,
-    pub page_id: String,
+    pub group_id: Option<ComponentId>,
+    pub page_id: PageId,
     pub group: bool,
     pub only_show_if_degraded: bool,
     /// Only on groups: the ids of the components inside.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub components: Option<Vec<String>>,
+    pub components: Option<Vec<ComponentId>>,
     /// Manage API only. Statuspage's email-to-component address; Herald takes no
     /// inbound email, so it is null there.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,25 +110,30 @@ pub struct ComponentDoc {
 /// children (a group shows the worst status among its components).
 pub struct ComponentIndex<'a> {
     all: &'a [Component],
-    children: HashMap<&'a str, Vec<&'a Component>>,
+    by_id: HashMap<&'a ComponentId, &'a Component>,
+    children: HashMap<&'a ComponentId, Vec<&'a Component>>,
 }
 
 impl<'a> ComponentIndex<'a> {
     pub fn new(all: &'a [Component]) -> Self {
-        let mut children: HashMap<&str, Vec<&Component>> = HashMap::new();
+        let mut children: HashMap<&ComponentId, Vec<&Component>> = HashMap::new();
         for c in all {
             if let Some(g) = &c.group_id {
-                children.entry(g.as_str()).or_default().push(c);
+                children.entry(g).or_default().push(c);
             }
         }
-        ComponentIndex { all, children }
+        ComponentIndex {
+            all,
+            by_id: all.iter().map(|c| (&c.id, c)).collect(),
+            children,
+        }
     }
 
-    pub fn get(&self, id: &str) -> Option<&'a Component> {
-        self.all.iter().find(|c| c.id == id)
+    pub fn get(&self, id: &ComponentId) -> Option<&'a Component> {
+        self.by_id.get(id).copied()
     }
 
-    pub fn children(&self, group_id: &str) -> &[&'a Component] {
+    pub fn children(&self, group_id: &ComponentId) -> &[&'a Component] {
         self.children
             .get(group_id)
             .map(Vec::as_slice)
@@ -177,7 +181,7 @@ impl<'a> ComponentIndex<'a> {
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AffectedComponentDoc {
-    pub code: String,
+    pub code: ComponentId,
     pub name: String,
     pub old_status: ComponentStatus,
     pub new_status: ComponentStatus,
@@ -185,10 +189,10 @@ pub struct AffectedComponentDoc {
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct IncidentUpdateDoc {
-    pub id: String,
+    pub id: UpdateId,
     pub status: IncidentStatus,
     pub body: String,
-    pub incident_id: String,
+    pub incident_id: IncidentId,
     pub created_at: String,
     pub updated_at: String,
     pub display_at: String,
@@ -213,7 +217,7 @@ pub struct IncidentUpdateV1 {
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct IncidentDoc {
-    pub id: String,
+    pub id: IncidentId,
     pub name: String,
     pub status: IncidentStatus,
     pub created_at: String,
@@ -223,7 +227,7 @@ pub struct IncidentDoc {
     pub impact: Impact,
     pub shortlink: String,
     pub started_at: String,
-    pub page_id: String,
+    pub page_id: PageId,
     /// Newest first.
     pub incident_updates: Vec<IncidentUpdateDoc>,
     /// The affected components, in their current state.

@@ -8,12 +8,9 @@ use super::{
     statuspage::{ComponentIndex, PageCtx},
     time::TimeView,
 };
+use crate::domain::{Component, Incident, StatusChange};
 use crate::domain::{ComponentStatus, Impact, PageStatus, page_status};
-use crate::store::{
-    components::{Component, StatusChange},
-    incidents::Incident,
-    pages::Page,
-};
+use crate::store::pages::Page;
 
 /// Everything the public side shows, read in one go.
 pub struct Data {

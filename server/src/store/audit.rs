@@ -7,7 +7,7 @@ use super::{Result, entity::audit_log};
 pub struct AuditRecord {
     pub id: i64,
     pub at: DateTime<Utc>,
-    pub token_id: Option<String>,
+    pub token_id: Option<crate::domain::TokenId>,
     pub actor: String,
     pub action: String,
     pub subject_type: String,

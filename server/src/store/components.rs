@@ -1,9 +1,12 @@
 //! Components and component groups (a group is a component with `is_group`), their
 //! order, and the history of their statuses.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, sea_query::Expr,
 };
 use serde_json::json;
 
@@ -12,34 +15,18 @@ use super::{
     entity::{component_status_changes as changes, components},
     new_id,
 };
-use crate::domain::ComponentStatus;
+use crate::domain::{
+    Component, ComponentId, ComponentStatus, Event, PageId, StatusChange, component, text,
+};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Component {
-    pub id: String,
-    pub page_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub status: ComponentStatus,
-    pub is_group: bool,
-    pub group_id: Option<String>,
-    pub position: i32,
-    pub showcase: bool,
-    pub only_show_if_degraded: bool,
-    pub start_date: Option<NaiveDate>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<components::Model> for Component {
-    type Error = StoreError;
-    fn try_from(m: components::Model) -> Result<Self> {
-        Ok(Component {
-            status: m.status.parse()?,
+impl From<components::Model> for Component {
+    fn from(m: components::Model) -> Self {
+        Component {
             id: m.id,
             page_id: m.page_id,
             name: m.name,
             description: m.description,
+            status: m.status,
             is_group: m.is_group,
             group_id: m.group_id,
             position: m.position,
@@ -48,17 +35,20 @@ impl TryFrom<components::Model> for Component {
             start_date: m.start_date,
             created_at: m.created_at,
             updated_at: m.updated_at,
-        })
+        }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
-    pub component_id: String,
-    pub old_status: ComponentStatus,
-    pub new_status: ComponentStatus,
-    pub incident_id: Option<String>,
-    pub at: DateTime<Utc>,
+impl From<changes::Model> for StatusChange {
+    fn from(m: changes::Model) -> Self {
+        StatusChange {
+            component_id: m.component_id,
+            old_status: m.old_status,
+            new_status: m.new_status,
+            incident_id: m.incident_id,
+            at: m.at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -66,14 +56,14 @@ pub struct NewComponent {
     pub name: String,
     pub description: Option<String>,
     pub status: Option<ComponentStatus>,
-    pub group_id: Option<String>,
+    pub group_id: Option<ComponentId>,
     pub showcase: Option<bool>,
     pub only_show_if_degraded: Option<bool>,
     pub start_date: Option<NaiveDate>,
     pub position: Option<i32>,
     pub is_group: bool,
     /// For a group: the components it holds.
-    pub members: Vec<String>,
+    pub members: Vec<ComponentId>,
 }
 
 /// Fields to change; `None` leaves a field alone, `Some(None)` clears a nullable one.
@@ -82,60 +72,53 @@ pub struct ComponentPatch {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub status: Option<ComponentStatus>,
-    pub group_id: Option<Option<String>>,
+    pub group_id: Option<Option<ComponentId>>,
     pub showcase: Option<bool>,
     pub only_show_if_degraded: Option<bool>,
     pub start_date: Option<Option<NaiveDate>>,
     pub position: Option<i32>,
     /// For a group: replaces its members.
-    pub members: Option<Vec<String>>,
+    pub members: Option<Vec<ComponentId>>,
 }
 
 /// All components and groups of the page, by position.
-pub async fn list(db: &impl ConnectionTrait, page_id: &str) -> Result<Vec<Component>> {
-    components::Entity::find()
-        .filter(components::Column::PageId.eq(page_id))
+pub async fn list(db: &impl ConnectionTrait, page_id: &PageId) -> Result<Vec<Component>> {
+    Ok(components::Entity::find()
+        .filter(components::Column::PageId.eq(page_id.clone()))
         .order_by_asc(components::Column::Position)
         .order_by_asc(components::Column::CreatedAt)
         .all(db)
         .await?
         .into_iter()
-        .map(Component::try_from)
-        .collect()
+        .map(Component::from)
+        .collect())
 }
 
-async fn find_model(db: &impl ConnectionTrait, id: &str, group: bool) -> Result<components::Model> {
-    let what = if group {
+fn what(group: bool) -> &'static str {
+    if group {
         "component group"
     } else {
         "component"
-    };
-    components::Entity::find_by_id(id.to_owned())
+    }
+}
+
+async fn find_model(
+    db: &impl ConnectionTrait,
+    id: &ComponentId,
+    group: bool,
+) -> Result<components::Model> {
+    components::Entity::find_by_id(id.clone())
         .one(db)
         .await?
         .filter(|m| m.is_group == group)
-        .ok_or_else(|| StoreError::not_found(what, id))
+        .ok_or_else(|| StoreError::not_found(what(group), id.as_str()))
 }
 
-pub async fn get(db: &impl ConnectionTrait, id: &str, group: bool) -> Result<Component> {
-    find_model(db, id, group).await?.try_into()
+pub async fn get(db: &impl ConnectionTrait, id: &ComponentId, group: bool) -> Result<Component> {
+    Ok(find_model(db, id, group).await?.into())
 }
 
-fn check_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(StoreError::invalid("name", "name must not be empty"));
-    }
-    if name.chars().count() > 255 {
-        return Err(StoreError::invalid(
-            "name",
-            "name must be at most 255 characters",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-async fn check_group(db: &impl ConnectionTrait, group_id: &str) -> Result<()> {
+async fn check_group(db: &impl ConnectionTrait, group_id: &ComponentId) -> Result<()> {
     find_model(db, group_id, true)
         .await
         .map(|_| ())
@@ -147,32 +130,47 @@ async fn check_group(db: &impl ConnectionTrait, group_id: &str) -> Result<()> {
         })
 }
 
+/// The names of the event kinds for a component or a group.
+fn created(group: bool, id: &ComponentId, name: &str) -> Event {
+    let (id, name) = (id.clone(), name.to_owned());
+    if group {
+        Event::GroupCreated { id, name }
+    } else {
+        Event::ComponentCreated { id, name }
+    }
+}
+
+fn audit_subject(group: bool) -> &'static str {
+    if group {
+        "component_group"
+    } else {
+        "component"
+    }
+}
+
+#[tracing::instrument(skip_all, fields(page = %w.page_id(), component))]
 pub async fn create(w: &mut Write, new: NewComponent) -> Result<Component> {
-    let name = check_name(&new.name)?;
+    let name = text::name("name", &new.name)?;
+    let description = component::description(new.description.as_deref())?;
+    component::check_nesting(new.is_group, new.group_id.as_ref())?;
     if let Some(g) = &new.group_id {
-        if new.is_group {
-            return Err(StoreError::invalid(
-                "group_id",
-                "a group cannot be inside another group",
-            ));
-        }
         check_group(w.conn(), g).await?;
     }
-    let existing = list(w.conn(), w.page_id()).await?;
-    let id = new_id();
-    let model = components::ActiveModel {
+    let count = components::Entity::find()
+        .filter(components::Column::PageId.eq(w.page_id().clone()))
+        .count(w.conn())
+        .await?;
+    let id = ComponentId::new(new_id());
+    tracing::Span::current().record("component", id.as_str());
+    components::ActiveModel {
         id: Set(id.clone()),
-        page_id: Set(w.page_id().to_owned()),
-        name: Set(name),
-        description: Set(new.description.filter(|d| !d.trim().is_empty())),
-        status: Set(new
-            .status
-            .unwrap_or(ComponentStatus::Operational)
-            .as_str()
-            .to_owned()),
+        page_id: Set(w.page_id().clone()),
+        name: Set(name.clone()),
+        description: Set(description),
+        status: Set(new.status.unwrap_or(ComponentStatus::Operational)),
         is_group: Set(new.is_group),
         group_id: Set(new.group_id),
-        position: Set(i32::try_from(existing.len()).unwrap_or(i32::MAX - 1) + 1),
+        position: Set(i32::try_from(count).unwrap_or(i32::MAX - 1) + 1),
         showcase: Set(new.showcase.unwrap_or(true)),
         only_show_if_degraded: Set(new.only_show_if_degraded.unwrap_or(false)),
         start_date: Set(new.start_date),
@@ -181,56 +179,44 @@ pub async fn create(w: &mut Write, new: NewComponent) -> Result<Component> {
     }
     .insert(w.conn())
     .await?;
-    let what = if new.is_group {
-        "component_group"
-    } else {
-        "component"
-    };
     if new.is_group {
         set_members(w, &id, &new.members).await?;
     }
     if let Some(p) = new.position {
         reposition(w, &id, p).await?;
     }
-    w.event(
-        &format!("{what}.created"),
-        what,
-        &id,
-        json!({"id": id, "name": model.name}),
-    )
-    .await?;
+    w.record(&[created(new.is_group, &id, &name)]).await?;
     w.audit(
-        &format!("{what}.create"),
-        what,
-        &id,
-        json!({"name": model.name}),
+        &format!("{}.create", audit_subject(new.is_group)),
+        audit_subject(new.is_group),
+        id.as_str(),
+        json!({"name": name}),
     )
     .await?;
     get(w.conn(), &id, new.is_group).await
 }
 
+#[tracing::instrument(skip_all, fields(page = %w.page_id(), component = %id))]
 pub async fn update(
     w: &mut Write,
-    id: &str,
+    id: &ComponentId,
     group: bool,
     patch: ComponentPatch,
 ) -> Result<Component> {
     let model = find_model(w.conn(), id, group).await?;
+    if patch.status.is_some() {
+        component::check_settable(group)?;
+    }
     let mut am: components::ActiveModel = model.into();
     if let Some(name) = &patch.name {
-        am.name = Set(check_name(name)?);
+        am.name = Set(text::name("name", name)?);
     }
     if let Some(d) = &patch.description {
-        am.description = Set(d.clone().filter(|d| !d.trim().is_empty()));
+        am.description = Set(component::description(d.as_deref())?);
     }
     if let Some(g) = &patch.group_id {
+        component::check_nesting(group, g.as_ref())?;
         if let Some(g) = g {
-            if group {
-                return Err(StoreError::invalid(
-                    "group_id",
-                    "a group cannot be inside another group",
-                ));
-            }
             check_group(w.conn(), g).await?;
         }
         am.group_id = Set(g.clone());
@@ -252,104 +238,114 @@ pub async fn update(
     if let Some(p) = patch.position {
         reposition(w, id, p).await?;
     }
-    let what = if group {
-        "component_group"
+    let event = if group {
+        Event::GroupUpdated { id: id.clone() }
     } else {
-        "component"
+        Event::ComponentUpdated { id: id.clone() }
     };
-    w.event(&format!("{what}.updated"), what, id, json!({"id": id}))
-        .await?;
+    w.record(&[event]).await?;
     w.audit(
-        &format!("{what}.update"),
-        what,
-        id,
+        &format!("{}.update", audit_subject(group)),
+        audit_subject(group),
+        id.as_str(),
         json!({"name": patch.name, "position": patch.position}),
     )
     .await?;
     if let Some(status) = patch.status {
-        if group {
-            return Err(StoreError::invalid(
-                "status",
-                "a group's status follows its components",
-            ));
-        }
-        set_status(w, id, status, None).await?;
+        set_status(w, id, status).await?;
     }
     get(w.conn(), id, group).await
 }
 
-/// Sets a component's status and keeps the change as history. Returns the old status.
-pub async fn set_status(
-    w: &mut Write,
-    component_id: &str,
-    status: ComponentStatus,
-    incident_id: Option<&str>,
-) -> Result<ComponentStatus> {
+/// Sets a component's status by hand (outside any incident) and keeps the change as
+/// history.
+async fn set_status(w: &mut Write, id: &ComponentId, status: ComponentStatus) -> Result<()> {
     // Read inside the write: the status that counts is the one this transaction sees.
-    let model = find_model(w.conn(), component_id, false).await?;
-    let current: Component = model.clone().try_into()?;
-    if current.status == status {
-        return Ok(status);
+    let current = find_model(w.conn(), id, false).await?.status;
+    if current == status {
+        return Ok(());
     }
-    let mut am: components::ActiveModel = model.into();
-    am.status = Set(status.as_str().to_owned());
-    am.updated_at = Set(w.now());
-    am.update(w.conn()).await?;
+    components::Entity::update_many()
+        .col_expr(components::Column::Status, Expr::value(status))
+        .col_expr(components::Column::UpdatedAt, Expr::value(w.now()))
+        .filter(components::Column::Id.eq(id.clone()))
+        .exec(w.conn())
+        .await?;
     changes::ActiveModel {
-        component_id: Set(current.id.clone()),
-        old_status: Set(current.status.as_str().to_owned()),
-        new_status: Set(status.as_str().to_owned()),
-        incident_id: Set(incident_id.map(str::to_owned)),
+        component_id: Set(id.clone()),
+        old_status: Set(current),
+        new_status: Set(status),
+        incident_id: Set(None),
         at: Set(w.now()),
         ..Default::default()
     }
     .insert(w.conn())
     .await?;
-    w.event(
-        "component.status_changed",
-        "component",
-        &current.id,
-        json!({"component_id": current.id, "old_status": current.status, "new_status": status, "incident_id": incident_id}),
-    )
+    w.record(&[Event::ComponentStatusChanged {
+        component_id: id.clone(),
+        old_status: current,
+        new_status: status,
+        incident_id: None,
+    }])
     .await?;
     w.audit(
         "component.set_status",
         "component",
-        &current.id,
-        json!({"old_status": current.status, "new_status": status}),
+        id.as_str(),
+        json!({"old_status": current, "new_status": status}),
     )
-    .await?;
-    Ok(current.status)
+    .await
 }
 
 /// Makes exactly `members` the components of group `group_id`.
-async fn set_members(w: &mut Write, group_id: &str, members: &[String]) -> Result<()> {
-    for m in members {
-        let c = find_model(w.conn(), m, false).await.map_err(|_| {
-            StoreError::invalid("components", format!("component '{m}' does not exist"))
-        })?;
-        let mut am: components::ActiveModel = c.into();
-        am.group_id = Set(Some(group_id.to_owned()));
-        am.updated_at = Set(w.now());
-        am.update(w.conn()).await?;
+async fn set_members(w: &mut Write, group_id: &ComponentId, members: &[ComponentId]) -> Result<()> {
+    let mut seen = HashSet::new();
+    let members: Vec<ComponentId> = members
+        .iter()
+        .filter(|m| seen.insert(*m))
+        .cloned()
+        .collect();
+    let mut found = HashSet::new();
+    for chunk in members.chunks(500) {
+        for m in components::Entity::find()
+            .filter(components::Column::Id.is_in(chunk.iter().cloned()))
+            .filter(components::Column::IsGroup.eq(false))
+            .all(w.conn())
+            .await?
+        {
+            found.insert(m.id);
+        }
     }
-    let current = components::Entity::find()
-        .filter(components::Column::GroupId.eq(group_id))
-        .all(w.conn())
+    if let Some(missing) = members.iter().find(|m| !found.contains(*m)) {
+        return Err(StoreError::invalid(
+            "components",
+            format!("component '{missing}' does not exist"),
+        ));
+    }
+    components::Entity::update_many()
+        .col_expr(
+            components::Column::GroupId,
+            Expr::value(None::<ComponentId>),
+        )
+        .filter(components::Column::GroupId.eq(group_id.clone()))
+        .exec(w.conn())
         .await?;
-    for c in current.into_iter().filter(|c| !members.contains(&c.id)) {
-        let mut am: components::ActiveModel = c.into();
-        am.group_id = Set(None);
-        am.update(w.conn()).await?;
+    for chunk in members.chunks(500) {
+        components::Entity::update_many()
+            .col_expr(components::Column::GroupId, Expr::value(group_id.clone()))
+            .col_expr(components::Column::UpdatedAt, Expr::value(w.now()))
+            .filter(components::Column::Id.is_in(chunk.iter().cloned()))
+            .exec(w.conn())
+            .await?;
     }
     Ok(())
 }
 
 /// Moves a component to `position` (1-based, clamped) and renumbers the rest.
-async fn reposition(w: &mut Write, id: &str, position: i32) -> Result<()> {
+async fn reposition(w: &mut Write, id: &ComponentId, position: i32) -> Result<()> {
     let mut all = list(w.conn(), w.page_id()).await?;
-    let Some(from) = all.iter().position(|c| c.id == id) else {
-        return Err(StoreError::not_found("component", id));
+    let Some(from) = all.iter().position(|c| &c.id == id) else {
+        return Err(StoreError::not_found("component", id.as_str()));
     };
     let moved = all.remove(from);
     let to = usize::try_from(position.max(1) - 1)
@@ -360,10 +356,7 @@ async fn reposition(w: &mut Write, id: &str, position: i32) -> Result<()> {
         let want = i32::try_from(i + 1).unwrap_or(i32::MAX);
         if c.position != want {
             components::Entity::update_many()
-                .col_expr(
-                    components::Column::Position,
-                    sea_orm::sea_query::Expr::value(want),
-                )
+                .col_expr(components::Column::Position, Expr::value(want))
                 .filter(components::Column::Id.eq(c.id.clone()))
                 .exec(w.conn())
                 .await?;
@@ -373,63 +366,48 @@ async fn reposition(w: &mut Write, id: &str, position: i32) -> Result<()> {
 }
 
 /// Deletes a component, or a group (its components stay, ungrouped).
-pub async fn delete(w: &mut Write, id: &str, group: bool) -> Result<Component> {
-    let c: Component = find_model(w.conn(), id, group).await?.try_into()?;
+#[tracing::instrument(skip_all, fields(page = %w.page_id(), component = %id))]
+pub async fn delete(w: &mut Write, id: &ComponentId, group: bool) -> Result<Component> {
+    let c: Component = find_model(w.conn(), id, group).await?.into();
     if group {
         set_members(w, id, &[]).await?;
     }
-    components::Entity::delete_by_id(id.to_owned())
+    components::Entity::delete_by_id(id.clone())
         .exec(w.conn())
         .await?;
-    let what = if group {
-        "component_group"
+    let event = if group {
+        Event::GroupDeleted {
+            id: id.clone(),
+            name: c.name.clone(),
+        }
     } else {
-        "component"
+        Event::ComponentDeleted {
+            id: id.clone(),
+            name: c.name.clone(),
+        }
     };
-    w.event(
-        &format!("{what}.deleted"),
-        what,
-        id,
-        json!({"id": id, "name": c.name}),
+    w.record(&[event]).await?;
+    w.audit(
+        &format!("{}.delete", audit_subject(group)),
+        audit_subject(group),
+        id.as_str(),
+        json!({"name": c.name}),
     )
     .await?;
-    w.audit(&format!("{what}.delete"), what, id, json!({"name": c.name}))
-        .await?;
     Ok(c)
 }
 
-impl TryFrom<changes::Model> for StatusChange {
-    type Error = StoreError;
-    fn try_from(m: changes::Model) -> Result<Self> {
-        Ok(StatusChange {
-            old_status: m.old_status.parse()?,
-            new_status: m.new_status.parse()?,
-            component_id: m.component_id,
-            incident_id: m.incident_id,
-            at: m.at,
-        })
-    }
-}
-
-/// Status changes matching `filter`, oldest first.
-async fn changes_where(
-    db: &impl ConnectionTrait,
-    filter: sea_orm::sea_query::SimpleExpr,
-) -> Result<Vec<StatusChange>> {
-    changes::Entity::find()
-        .filter(filter)
+/// The status history of a component, oldest first (the source of uptime).
+pub async fn history(db: &impl ConnectionTrait, id: &ComponentId) -> Result<Vec<StatusChange>> {
+    Ok(changes::Entity::find()
+        .filter(changes::Column::ComponentId.eq(id.clone()))
         .order_by_asc(changes::Column::At)
         .order_by_asc(changes::Column::Id)
         .all(db)
         .await?
         .into_iter()
-        .map(StatusChange::try_from)
-        .collect()
-}
-
-/// The status history of a component, oldest first (the source of uptime).
-pub async fn history(db: &impl ConnectionTrait, id: &str) -> Result<Vec<StatusChange>> {
-    changes_where(db, changes::Column::ComponentId.eq(id)).await
+        .map(StatusChange::from)
+        .collect())
 }
 
 /// Every status change since `since`, oldest first.
@@ -437,5 +415,13 @@ pub async fn changes_since(
     db: &impl ConnectionTrait,
     since: DateTime<Utc>,
 ) -> Result<Vec<StatusChange>> {
-    changes_where(db, changes::Column::At.gte(since)).await
+    Ok(changes::Entity::find()
+        .filter(changes::Column::At.gte(since))
+        .order_by_asc(changes::Column::At)
+        .order_by_asc(changes::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(StatusChange::from)
+        .collect())
 }

@@ -5,19 +5,27 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{Result, entity::events};
+use crate::domain::Event;
 
+/// An event as stored: its kind and payload as written, and the typed event when this
+/// version knows the kind.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub struct Recorded {
     pub seq: i64,
     pub kind: String,
     pub subject_type: String,
     pub subject_id: String,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    pub event: Option<Event>,
 }
 
 /// Events after `after`, oldest first.
-pub async fn list_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> Result<Vec<Event>> {
+pub async fn list_after(
+    db: &impl ConnectionTrait,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<Recorded>> {
     Ok(events::Entity::find()
         .filter(events::Column::Seq.gt(after))
         .order_by_asc(events::Column::Seq)
@@ -25,13 +33,18 @@ pub async fn list_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> Re
         .all(db)
         .await?
         .into_iter()
-        .map(|m| Event {
-            seq: m.seq,
-            kind: m.kind,
-            subject_type: m.subject_type,
-            subject_id: m.subject_id,
-            payload: serde_json::from_str(&m.payload).unwrap_or(serde_json::Value::Null),
-            created_at: m.created_at,
+        .map(|m| {
+            let payload: serde_json::Value =
+                serde_json::from_str(&m.payload).unwrap_or(serde_json::Value::Null);
+            Recorded {
+                event: Event::from_parts(&m.kind, payload.clone()),
+                seq: m.seq,
+                kind: m.kind,
+                subject_type: m.subject_type,
+                subject_id: m.subject_id,
+                payload,
+                created_at: m.created_at,
+            }
         })
         .collect())
 }

@@ -1,6 +1,8 @@
-//! Persistence: the only module with SQL and sea-orm types. Returns plain records with
-//! domain enums. Every change is written with its event and audit record in one
-//! transaction (see [`Write`]).
+//! Persistence: the only module with SQL and sea-orm types. It loads domain types,
+//! lets the domain decide, and commits the outcome: every change is written with its
+//! events and audit record in one transaction (see [`Write`]), and a commit announces
+//! the event log's new head on one channel that the public snapshot (and every later
+//! follower) watches.
 
 pub mod audit;
 pub mod components;
@@ -12,8 +14,9 @@ pub mod incidents;
 pub mod pages;
 pub mod seed;
 pub mod tokens;
+mod values;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use migration::MigratorTrait;
@@ -22,23 +25,19 @@ use sea_orm::{
     DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, Set, SqlErr, Statement,
     TransactionTrait, sea_query::Expr,
 };
+use tokio::sync::watch;
 
 pub use ids::new_id;
 
-use crate::domain::{LifecycleError, Role, UnknownValue};
+use crate::domain::{DomainError, Event, PageId, Role, TokenId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{what} '{id}' was not found")]
     NotFound { what: &'static str, id: String },
-    /// The request is well formed but cannot be applied; `field` names what is wrong.
-    #[error("{message}")]
-    Invalid {
-        field: Option<String>,
-        message: String,
-    },
+    /// The domain refused the command.
     #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
+    Domain(DomainError),
     #[error("{0}")]
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
@@ -51,18 +50,17 @@ impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(m)) => StoreError::Conflict(m),
-            Some(SqlErr::ForeignKeyConstraintViolation(m)) => StoreError::Invalid {
-                field: None,
-                message: format!("a referenced record does not exist: {m}"),
-            },
             _ => StoreError::Db(e),
         }
     }
 }
 
-impl From<UnknownValue> for StoreError {
-    fn from(e: UnknownValue) -> Self {
-        StoreError::Corrupt(e.to_string())
+impl From<DomainError> for StoreError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound { what, id } => StoreError::NotFound { what, id },
+            e => StoreError::Domain(e),
+        }
     }
 }
 
@@ -75,10 +73,7 @@ impl StoreError {
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::Invalid {
-            field: Some(field.into()),
-            message: message.into(),
-        }
+        StoreError::Domain(DomainError::invalid(field, message))
     }
 }
 
@@ -87,7 +82,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Who makes a change: recorded in the audit log.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub token_id: Option<String>,
+    pub token_id: Option<TokenId>,
     pub name: String,
     pub role: Role,
 }
@@ -107,20 +102,28 @@ impl Actor {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
-    page_id: String,
+    page_id: PageId,
+    /// The event log's head as this process knows it: moved by every commit here and
+    /// by the poll that notices other instances' commits.
+    head: Arc<watch::Sender<i64>>,
 }
 
 impl Store {
     /// Connects, applies pending migrations and makes sure the page row exists. A
     /// server passes its public URL so the page's links follow it; tools pass `None`.
-    pub async fn open(url: &str, public_url: Option<&str>) -> Result<Store> {
+    pub async fn open(url: &str, public_url: Option<&str>, now: DateTime<Utc>) -> Result<Store> {
         let db = connect(url).await?;
         migration::Migrator::up(&db, None).await?;
-        let page_id = pages::ensure(&db, public_url).await?;
-        Ok(Store { db, page_id })
+        let page_id = pages::ensure(&db, public_url, now).await?;
+        let head = events::latest_seq(&db).await?;
+        Ok(Store {
+            db,
+            page_id,
+            head: Arc::new(watch::channel(head).0),
+        })
     }
 
-    pub fn page_id(&self) -> &str {
+    pub fn page_id(&self) -> &PageId {
         &self.page_id
     }
 
@@ -132,13 +135,26 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// Starts a write: a transaction that first touches the page row, so writers are
-    /// serialised (on PostgreSQL the row lock, on SQLite the write lock taken at once)
-    /// and event sequence numbers commit in order.
+    /// Follows the event log's head.
+    pub fn head(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+
+    /// Records that the log reached `seq` (seen by a poll of the shared database).
+    pub fn announce(&self, seq: i64) {
+        advance(&self.head, seq);
+    }
+
+    /// Starts a write: a transaction whose first statement takes the page row's lock,
+    /// so writers are serialised (on PostgreSQL the row lock, on SQLite the write lock
+    /// taken at once) and event sequence numbers commit in order.
     pub async fn begin(&self, actor: &Actor, now: DateTime<Utc>) -> Result<Write> {
         let txn = self.db.begin().await?;
         entity::pages::Entity::update_many()
-            .col_expr(entity::pages::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                entity::pages::Column::Id,
+                Expr::col(entity::pages::Column::Id),
+            )
             .filter(entity::pages::Column::Id.eq(self.page_id.clone()))
             .exec(&txn)
             .await?;
@@ -148,6 +164,8 @@ impl Store {
             now,
             page_id: self.page_id.clone(),
             last_seq: None,
+            public: false,
+            head: self.head.clone(),
         })
     }
 
@@ -155,6 +173,15 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         self.db.ping().await.map_err(StoreError::from)
     }
+}
+
+/// Moves the head forward (never back: commits and polls may arrive out of order).
+fn advance(head: &watch::Sender<i64>, seq: i64) {
+    head.send_if_modified(|h| {
+        let moved = seq > *h;
+        *h = (*h).max(seq);
+        moved
+    });
 }
 
 /// Applies migrations only (for `herald migrate`).
@@ -186,14 +213,18 @@ async fn connect(url: &str) -> Result<DatabaseConnection> {
 }
 
 /// One write transaction with the actor and the time of the change. Events and audit
-/// records go through it so that nothing is committed without them.
+/// records go through it so that nothing is committed without them, and its commit is
+/// the one place that announces the log's new head.
 pub struct Write {
     txn: DatabaseTransaction,
     actor: Actor,
     now: DateTime<Utc>,
-    page_id: String,
+    page_id: PageId,
     /// The sequence number of the last event written, if any.
     last_seq: Option<i64>,
+    /// Whether an event readers of the public page can see was written.
+    public: bool,
+    head: Arc<watch::Sender<i64>>,
 }
 
 impl Write {
@@ -209,29 +240,28 @@ impl Write {
         &self.actor
     }
 
-    pub fn page_id(&self) -> &str {
+    pub fn page_id(&self) -> &PageId {
         &self.page_id
     }
 
-    /// Appends an event to the ordered log.
-    pub async fn event(
-        &mut self,
-        kind: &str,
-        subject_type: &str,
-        subject_id: &str,
-        payload: serde_json::Value,
-    ) -> Result<()> {
-        let event = entity::events::ActiveModel {
-            kind: Set(kind.to_owned()),
-            subject_type: Set(subject_type.to_owned()),
-            subject_id: Set(subject_id.to_owned()),
-            payload: Set(payload.to_string()),
-            created_at: Set(self.now),
-            ..Default::default()
+    /// Appends events to the ordered log.
+    pub async fn record(&mut self, events: &[Event]) -> Result<()> {
+        for e in events {
+            let (kind, payload) = e.to_parts();
+            let subject = e.subject();
+            let row = entity::events::ActiveModel {
+                kind: Set(kind),
+                subject_type: Set(subject.kind.to_owned()),
+                subject_id: Set(subject.id.to_owned()),
+                payload: Set(payload.to_string()),
+                created_at: Set(self.now),
+                ..Default::default()
+            }
+            .insert(&self.txn)
+            .await?;
+            self.last_seq = Some(row.seq);
+            self.public |= e.is_public();
         }
-        .insert(&self.txn)
-        .await?;
-        self.last_seq = Some(event.seq);
         Ok(())
     }
 
@@ -258,10 +288,21 @@ impl Write {
         Ok(())
     }
 
-    /// Commits. Returns the sequence number of the last event written, so callers can
-    /// wait for the public snapshot to reach it.
+    /// Commits and announces the log's new head. Returns the sequence number of the
+    /// last event written, so callers can wait for followers to reach it.
     pub async fn commit(self) -> Result<Option<i64>> {
+        if self.public {
+            // The page's `updated_at` says when something readers see last changed.
+            entity::pages::Entity::update_many()
+                .col_expr(entity::pages::Column::UpdatedAt, Expr::value(self.now))
+                .filter(entity::pages::Column::Id.eq(self.page_id.clone()))
+                .exec(&self.txn)
+                .await?;
+        }
         self.txn.commit().await?;
+        if let Some(seq) = self.last_seq {
+            advance(&self.head, seq);
+        }
         Ok(self.last_seq)
     }
 }

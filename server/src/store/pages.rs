@@ -1,16 +1,40 @@
+//! The status page's own settings.
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, Set};
 
 use super::{Result, StoreError, Write, entity::pages, new_id};
+use crate::domain::{Event, PageId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    pub id: String,
+    pub id: PageId,
     pub name: String,
     pub url: String,
     pub time_zone: String,
+    /// Statuspage's `subdomain`; `None` until set, when the URL's first label is used.
+    pub subdomain: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Page {
+    /// The subdomain clients see: the one set, else the first label of the public URL's
+    /// host name (`status` for an address or `localhost`).
+    pub fn subdomain(&self) -> String {
+        if let Some(s) = &self.subdomain {
+            return s.clone();
+        }
+        let host = url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| match u.host() {
+                Some(url::Host::Domain(d)) if d != "localhost" => Some(d.to_owned()),
+                _ => None,
+            });
+        host.and_then(|h| h.split('.').next().map(str::to_owned))
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "status".to_owned())
+    }
 }
 
 impl From<pages::Model> for Page {
@@ -20,6 +44,7 @@ impl From<pages::Model> for Page {
             name: m.name,
             url: m.url,
             time_zone: m.time_zone,
+            subdomain: m.subdomain,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -28,7 +53,11 @@ impl From<pages::Model> for Page {
 
 /// Returns the page's id, creating the page on first start; a server passes its public
 /// URL so the page's links follow it.
-pub(super) async fn ensure(db: &impl ConnectionTrait, public_url: Option<&str>) -> Result<String> {
+pub(super) async fn ensure(
+    db: &impl ConnectionTrait,
+    public_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<PageId> {
     let existing = pages::Entity::find()
         .order_by_asc(pages::Column::CreatedAt)
         .one(db)
@@ -44,12 +73,12 @@ pub(super) async fn ensure(db: &impl ConnectionTrait, public_url: Option<&str>) 
             Ok(id)
         }
         (None, public_url) => {
-            let now = Utc::now();
             let page = pages::ActiveModel {
-                id: Set(new_id()),
+                id: Set(PageId::new(new_id())),
                 name: Set("Herald".to_owned()),
                 url: Set(public_url.unwrap_or("http://127.0.0.1:8080").to_owned()),
                 time_zone: Set("Etc/UTC".to_owned()),
+                subdomain: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -60,47 +89,47 @@ pub(super) async fn ensure(db: &impl ConnectionTrait, public_url: Option<&str>) 
     }
 }
 
-pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Page> {
-    pages::Entity::find_by_id(id.to_owned())
+pub async fn get(db: &impl ConnectionTrait, id: &PageId) -> Result<Page> {
+    pages::Entity::find_by_id(id.clone())
         .one(db)
         .await?
         .map(Page::from)
-        .ok_or_else(|| StoreError::not_found("page", id))
+        .ok_or_else(|| StoreError::not_found("page", id.as_str()))
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct PagePatch {
     pub name: Option<String>,
     pub time_zone: Option<String>,
+    pub subdomain: Option<String>,
 }
 
 pub async fn update(w: &mut Write, patch: PagePatch) -> Result<Page> {
-    let page = get(w.conn(), w.page_id()).await?;
-    let mut am: pages::ActiveModel = pages::Entity::find_by_id(page.id.clone())
+    let mut am: pages::ActiveModel = pages::Entity::find_by_id(w.page_id().clone())
         .one(w.conn())
         .await?
-        .ok_or_else(|| StoreError::not_found("page", &page.id))?
+        .ok_or_else(|| StoreError::not_found("page", w.page_id().as_str()))?
         .into();
     if let Some(name) = &patch.name {
-        am.name = Set(name.clone());
+        am.name = Set(crate::domain::text::name("name", name)?);
     }
     if let Some(tz) = &patch.time_zone {
         am.time_zone = Set(tz.clone());
     }
+    if let Some(s) = &patch.subdomain {
+        am.subdomain = Set(Some(crate::domain::text::subdomain("subdomain", s)?));
+    }
     am.updated_at = Set(w.now());
     let page: Page = am.update(w.conn()).await?.into();
-    w.event(
-        "page.updated",
-        "page",
-        &page.id,
-        serde_json::json!({"page_id": page.id}),
-    )
+    w.record(&[Event::PageUpdated {
+        page_id: page.id.clone(),
+    }])
     .await?;
     w.audit(
         "page.update",
         "page",
-        &page.id,
-        serde_json::json!({"name": patch.name, "time_zone": patch.time_zone}),
+        page.id.as_str(),
+        serde_json::json!({"name": patch.name, "time_zone": patch.time_zone, "subdomain": patch.subdomain}),
     )
     .await?;
     Ok(page)

@@ -6,10 +6,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::{
     Actor, Result, Store,
     components::{self, ComponentPatch, NewComponent},
-    incidents::{self, Changes, PostmortemAction},
+    incidents::{self, Changes, Command, PostmortemAction, Promise},
     pages::{self, PagePatch},
 };
-use crate::domain::{ComponentStatus, IncidentStatus};
+use crate::domain::{ComponentId, ComponentStatus, IncidentStatus};
 
 const PODS: &[(&str, &str)] = &[
     ("Prod1 (US)", "Customers hosted in the United States"),
@@ -35,11 +35,11 @@ pub async fn demo(store: &Store, now: DateTime<Utc>) -> Result<bool> {
         &mut w,
         PagePatch {
             name: Some("Herald Demo".into()),
-            time_zone: None,
+            ..PagePatch::default()
         },
     )
     .await?;
-    let mut by_pod: Vec<Vec<String>> = Vec::new();
+    let mut by_pod: Vec<Vec<ComponentId>> = Vec::new();
     for (pod, description) in PODS {
         let group = components::create(
             &mut w,
@@ -92,7 +92,8 @@ pub async fn demo(store: &Store, now: DateTime<Utc>) -> Result<bool> {
             ..Default::default()
         },
     )
-    .await?;
+    .await?
+    .incident;
     w.commit().await?;
     for (minutes_ago, status, body) in [
         (
@@ -112,33 +113,38 @@ pub async fn demo(store: &Store, now: DateTime<Utc>) -> Result<bool> {
         ),
     ] {
         let mut w = store.begin(&actor, at(minutes_ago)).await?;
-        incidents::update(
+        incidents::apply(
             &mut w,
             &past.id,
-            Changes {
+            Command::Change(Changes {
                 status: Some(status),
                 body: Some(body.into()),
                 ..Default::default()
-            },
+            }),
         )
         .await?;
         w.commit().await?;
     }
     let mut w = store.begin(&actor, at(60 * 24 * 7)).await?;
-    incidents::postmortem(&mut w, &past.id, PostmortemAction::Draft(POSTMORTEM.into())).await?;
-    incidents::postmortem(
+    incidents::apply(
         &mut w,
         &past.id,
-        PostmortemAction::Publish {
+        Command::Postmortem(PostmortemAction::Draft(POSTMORTEM.into())),
+    )
+    .await?;
+    incidents::apply(
+        &mut w,
+        &past.id,
+        Command::Postmortem(PostmortemAction::Publish {
             notify_subscribers: false,
-        },
+        }),
     )
     .await?;
     w.commit().await?;
 
     // Ongoing: voice degraded in the US, posted 35 minutes after the impact began.
     let mut w = store.begin(&actor, at(25)).await?;
-    let live = incidents::create(
+    incidents::create(
         &mut w,
         Changes {
             name: Some("Degraded call quality on Voice in Prod1 (US)".into()),
@@ -146,13 +152,12 @@ pub async fn demo(store: &Store, now: DateTime<Utc>) -> Result<bool> {
             body: Some("Some calls on Prod1 (US) have choppy audio. We have identified a faulty media relay and are moving traffic away from it. Please expect additional updates within the next 30 minutes.".into()),
             components: vec![(us[1].clone(), Some(ComponentStatus::DegradedPerformance))],
             started_at: Some(at(60)),
-            next_update_due_at: Some(at(25) + Duration::minutes(30)),
+            promise: Some(Promise::Within(30)),
             ..Default::default()
         },
     )
     .await?;
     w.commit().await?;
-    let _ = live;
 
     let mut w = store.begin(&actor, at(5)).await?;
     components::update(

@@ -9,11 +9,11 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use super::{Result, StoreError, entity::api_tokens, new_id};
-use crate::domain::Role;
+use crate::domain::{Role, TokenId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
-    pub id: String,
+    pub id: TokenId,
     pub name: String,
     pub role: Role,
     pub prefix: String,
@@ -22,18 +22,17 @@ pub struct Token {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<api_tokens::Model> for Token {
-    type Error = StoreError;
-    fn try_from(m: api_tokens::Model) -> Result<Self> {
-        Ok(Token {
-            role: m.role.parse()?,
+impl From<api_tokens::Model> for Token {
+    fn from(m: api_tokens::Model) -> Self {
+        Token {
+            role: m.role,
             id: m.id,
             name: m.name,
             prefix: m.prefix,
             created_at: m.created_at,
             last_used_at: m.last_used_at,
             revoked_at: m.revoked_at,
-        })
+        }
     }
 }
 
@@ -68,9 +67,9 @@ pub async fn create(
         .collect();
     let secret = format!("hrld_{random}");
     let model = api_tokens::ActiveModel {
-        id: Set(new_id()),
+        id: Set(TokenId::new(new_id())),
         name: Set(name.trim().to_owned()),
-        role: Set(role.as_str().to_owned()),
+        role: Set(role),
         token_hash: Set(hash(&secret)),
         prefix: Set(secret.chars().take(9).collect()),
         created_at: Set(now),
@@ -79,7 +78,7 @@ pub async fn create(
     }
     .insert(db)
     .await?;
-    Ok((model.try_into()?, Secret(secret)))
+    Ok((model.into(), Secret(secret)))
 }
 
 /// The live token with this secret, if any. Marks it used at most once a minute.
@@ -102,17 +101,17 @@ pub async fn authenticate(
         am.last_used_at = Set(Some(now));
         am.update(db).await?;
     }
-    Ok(Some(model.try_into()?))
+    Ok(Some(model.into()))
 }
 
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Token>> {
-    api_tokens::Entity::find()
+    Ok(api_tokens::Entity::find()
         .order_by_asc(api_tokens::Column::CreatedAt)
         .all(db)
         .await?
         .into_iter()
-        .map(Token::try_from)
-        .collect()
+        .map(Token::from)
+        .collect())
 }
 
 /// Revokes a token by id or by its printed prefix.
@@ -124,7 +123,7 @@ pub async fn revoke(
     let mut found = api_tokens::Entity::find()
         .filter(
             Condition::any()
-                .add(api_tokens::Column::Id.eq(id_or_prefix))
+                .add(api_tokens::Column::Id.eq(TokenId::from(id_or_prefix)))
                 .add(api_tokens::Column::Prefix.eq(id_or_prefix)),
         )
         .all(db)
@@ -140,13 +139,13 @@ pub async fn revoke(
         .ok_or_else(|| StoreError::not_found("token", id_or_prefix))?;
     let mut am: api_tokens::ActiveModel = model.into();
     am.revoked_at = Set(Some(now));
-    am.update(db).await?.try_into()
+    Ok(am.update(db).await?.into())
 }
 
 /// Whether any live admin token exists (the first start prints one if not).
 pub async fn has_admin(db: &impl ConnectionTrait) -> Result<bool> {
     Ok(api_tokens::Entity::find()
-        .filter(api_tokens::Column::Role.eq(Role::Admin.as_str()))
+        .filter(api_tokens::Column::Role.eq(Role::Admin))
         .filter(api_tokens::Column::RevokedAt.is_null())
         .one(db)
         .await?
@@ -159,7 +158,7 @@ pub async fn issue(w: &mut super::Write, name: &str, role: Role) -> Result<(Toke
     w.audit(
         "api_token.create",
         "api_token",
-        &t.id,
+        t.id.as_str(),
         serde_json::json!({"name": t.name, "role": t.role}),
     )
     .await?;
@@ -172,7 +171,7 @@ pub async fn withdraw(w: &mut super::Write, id_or_prefix: &str) -> Result<Token>
     w.audit(
         "api_token.revoke",
         "api_token",
-        &t.id,
+        t.id.as_str(),
         serde_json::json!({"name": t.name}),
     )
     .await?;

@@ -326,7 +326,10 @@ async fn v2_key_sets_equal_the_statuspage_examples() {
         ),
     ];
     // Read the examples first: a missing folder fails before any server starts.
-    let examples: Vec<Value> = pairs.iter().map(|(_, f)| herald_tests::statuspage_example(f)).collect();
+    let examples: Vec<Value> = pairs
+        .iter()
+        .map(|(_, f)| herald_tests::statuspage_example(f))
+        .collect();
     let w = world().await;
     let docs = documents(&w.app).await;
 

@@ -723,7 +723,7 @@ async fn a_rebuild_without_changes_keeps_every_etag() {
                 .to_owned(),
         );
     }
-    app.state.changed().await;
+    app.rebuild().await;
     for (p, tag) in paths.iter().zip(&before) {
         let r = app
             .client

@@ -4,12 +4,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{View, created, nullable, ok, write};
+use crate::app::AppState;
 use crate::domain::{
-    ComponentStatus,
+    ComponentId, ComponentStatus, PageId,
     Role::{Responder, Viewer},
 };
 use crate::http::{
-    AppState,
     body::{Envelope, Enveloped},
     error::ApiError,
     lenient,
@@ -137,7 +137,7 @@ pub struct ComponentBody {
     pub description: Option<Option<String>>,
     pub status: Option<ComponentStatus>,
     #[serde(default, deserialize_with = "nullable")]
-    pub group_id: Option<Option<String>>,
+    pub group_id: Option<Option<ComponentId>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub showcase: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
@@ -159,7 +159,7 @@ pub struct GroupBody {
     #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
     /// The ids of the components in the group; replaces the current members.
-    pub components: Option<Vec<String>>,
+    pub components: Option<Vec<ComponentId>>,
     #[serde(default, deserialize_with = "lenient::opt_i32")]
     pub position: Option<i32>,
 }
@@ -170,11 +170,11 @@ impl Enveloped for GroupBody {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct GroupDoc {
-    pub id: String,
-    pub page_id: String,
+    pub id: ComponentId,
+    pub page_id: PageId,
     pub name: String,
     pub description: Option<String>,
-    pub components: Vec<String>,
+    pub components: Vec<ComponentId>,
     pub position: i32,
     pub created_at: String,
     pub updated_at: String,
@@ -182,16 +182,20 @@ pub struct GroupDoc {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StatusChangeDoc {
-    pub component_id: String,
+    pub component_id: ComponentId,
     pub old_status: ComponentStatus,
     pub new_status: ComponentStatus,
-    pub incident_id: Option<String>,
+    pub incident_id: Option<crate::domain::IncidentId>,
     pub at: String,
 }
 
 type One = web::Path<(String, String)>;
 
-fn component_doc(view: &View, id: &str) -> Result<ComponentDoc, ApiError> {
+fn component_id(path: One) -> ComponentId {
+    ComponentId::from(path.into_inner().1)
+}
+
+fn component_doc(view: &View, id: &ComponentId) -> Result<ComponentDoc, ApiError> {
     let index = view.index();
     let c = index
         .get(id)
@@ -199,7 +203,7 @@ fn component_doc(view: &View, id: &str) -> Result<ComponentDoc, ApiError> {
     Ok(index.doc(c, &view.ctx, Flavor::Manage))
 }
 
-fn group_doc(view: &View, id: &str) -> Result<GroupDoc, ApiError> {
+fn group_doc(view: &View, id: &ComponentId) -> Result<GroupDoc, ApiError> {
     let index = view.index();
     let g = index
         .get(id)
@@ -224,7 +228,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, ApiError> {
     let view = View::load(&state).await?;
-    let id = &path.1;
+    let id = &component_id(path);
     if view.index().get(id).is_some_and(|c| c.is_group) {
         return Err(ApiError::NotFound(format!(
             "component '{id}' was not found"
@@ -256,7 +260,9 @@ pub async fn create(
         is_group: false,
         members: Vec::new(),
     };
-    let c = write(&state, &actor, async |w| components::create(w, new).await).await?;
+    let c = write(&state, &actor, async |w| components::create(w, new).await)
+        .await
+        .map_err(|e| e.in_body(ComponentBody::KEY))?;
     Ok(created(&component_doc(&View::load(&state).await?, &c.id)?))
 }
 
@@ -266,7 +272,7 @@ pub async fn update(
     path: One,
     Envelope(b): Envelope<ComponentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
+    let id = component_id(path);
     let patch = ComponentPatch {
         name: b.name,
         description: b.description,
@@ -281,7 +287,8 @@ pub async fn update(
     write(&state, &actor, async |w| {
         components::update(w, &id, false, patch).await
     })
-    .await?;
+    .await
+    .map_err(|e| e.in_body(ComponentBody::KEY))?;
     Ok(ok(&component_doc(&View::load(&state).await?, &id)?))
 }
 
@@ -291,7 +298,7 @@ pub async fn delete(
     path: One,
 ) -> Result<HttpResponse, ApiError> {
     let view = View::load(&state).await?;
-    let id = path.into_inner().1;
+    let id = component_id(path);
     let doc = component_doc(&view, &id)?;
     write(&state, &actor, async |w| {
         components::delete(w, &id, false).await
@@ -302,7 +309,7 @@ pub async fn delete(
 
 pub async fn history(state: web::Data<AppState>, path: One) -> Result<HttpResponse, ApiError> {
     let view = View::load(&state).await?;
-    let id = &path.1;
+    let id = &component_id(path);
     components::get(state.store.db(), id, false).await?;
     let all: Vec<StatusChangeDoc> = components::history(state.store.db(), id)
         .await?
@@ -330,7 +337,10 @@ pub async fn list_groups(state: web::Data<AppState>) -> Result<HttpResponse, Api
 }
 
 pub async fn get_group(state: web::Data<AppState>, path: One) -> Result<HttpResponse, ApiError> {
-    Ok(ok(&group_doc(&View::load(&state).await?, &path.1)?))
+    Ok(ok(&group_doc(
+        &View::load(&state).await?,
+        &component_id(path),
+    )?))
 }
 
 pub async fn create_group(
@@ -352,7 +362,9 @@ pub async fn create_group(
         members: b.components.unwrap_or_default(),
         ..Default::default()
     };
-    let g = write(&state, &actor, async |w| components::create(w, new).await).await?;
+    let g = write(&state, &actor, async |w| components::create(w, new).await)
+        .await
+        .map_err(|e| e.in_body(GroupBody::KEY))?;
     Ok(created(&group_doc(&View::load(&state).await?, &g.id)?))
 }
 
@@ -362,7 +374,7 @@ pub async fn update_group(
     path: One,
     Envelope(b): Envelope<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
+    let id = component_id(path);
     let patch = ComponentPatch {
         name: b.name,
         description: b.description,
@@ -373,7 +385,8 @@ pub async fn update_group(
     write(&state, &actor, async |w| {
         components::update(w, &id, true, patch).await
     })
-    .await?;
+    .await
+    .map_err(|e| e.in_body(GroupBody::KEY))?;
     Ok(ok(&group_doc(&View::load(&state).await?, &id)?))
 }
 
@@ -382,7 +395,7 @@ pub async fn delete_group(
     actor: Actor,
     path: One,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
+    let id = component_id(path);
     let doc = group_doc(&View::load(&state).await?, &id)?;
     write(&state, &actor, async |w| {
         components::delete(w, &id, true).await

@@ -3,7 +3,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ok;
-use crate::http::{AppState, error::ApiError};
+use crate::app::AppState;
+use crate::http::error::ApiError;
 use crate::render::time::iso_ms;
 use crate::store::{audit, events};
 
@@ -55,7 +56,7 @@ pub struct AuditQuery {
 pub struct AuditDoc {
     pub id: i64,
     pub at: String,
-    pub token_id: Option<String>,
+    pub token_id: Option<crate::domain::TokenId>,
     pub actor: String,
     pub action: String,
     pub subject_type: String,

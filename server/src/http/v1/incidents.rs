@@ -1,17 +1,18 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use actix_web::{HttpResponse, http::Method, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Paging, View, created, nullable, ok, write};
+use crate::app::AppState;
 use crate::domain::{
-    ComponentStatus, Impact, IncidentStatus,
+    ComponentId, ComponentStatus, Impact, IncidentId, IncidentStatus,
     Role::{Responder, Viewer},
+    UpdateId,
 };
 use crate::http::{
-    AppState,
     body::{Envelope, Enveloped},
     error::ApiError,
     lenient,
@@ -20,7 +21,7 @@ use crate::http::{
 use crate::render::statuspage::{Flavor, IncidentDoc, IncidentUpdateDoc, incident_doc, update_doc};
 use crate::store::{
     Actor,
-    incidents::{self, Changes, Filter, Incident, PostmortemAction},
+    incidents::{self, Changes, Command, Filter, Incident, PostmortemAction, Promise},
 };
 
 pub fn routes(t: &mut RouteTable) {
@@ -250,50 +251,52 @@ pub struct PostmortemDoc {
 
 type One = web::Path<(String, String)>;
 
-fn changes(b: IncidentBody, now: DateTime<Utc>) -> Result<Changes, ApiError> {
-    let mut comps: Vec<(String, Option<ComponentStatus>)> = b
-        .components
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(id, s)| (id, Some(s)))
-        .collect();
-    for id in b.component_ids.unwrap_or_default() {
-        if !comps.iter().any(|(c, _)| *c == id) {
-            comps.push((id, None));
+fn incident_id(path: One) -> IncidentId {
+    IncidentId::from(path.into_inner().1)
+}
+
+impl IncidentBody {
+    /// The one conversion from a request body to the domain's changes. Components come
+    /// from `components` (with a status) then `component_ids` (without), each once.
+    fn into_changes(self) -> Changes {
+        let mut seen = HashSet::new();
+        let mut components: Vec<(ComponentId, Option<ComponentStatus>)> = Vec::new();
+        for (id, s) in self.components.unwrap_or_default() {
+            if seen.insert(id.clone()) {
+                components.push((ComponentId::from(id), Some(s)));
+            }
+        }
+        for id in self.component_ids.unwrap_or_default() {
+            if seen.insert(id.clone()) {
+                components.push((ComponentId::from(id), None));
+            }
+        }
+        let promise = match (self.next_update_due_at, self.next_update_in_minutes) {
+            (Some(at), _) => Some(Promise::By(at)),
+            (None, Some(m)) => Some(Promise::Within(m)),
+            (None, None) => None,
+        };
+        Changes {
+            name: self.name,
+            status: self.status,
+            body: self.body,
+            impact_override: self.impact_override,
+            components,
+            deliver_notifications: self.deliver_notifications,
+            started_at: self.started_at,
+            resolved_at: self.resolved_at,
+            metadata: self.metadata,
+            backfilled: self.backfilled,
+            scheduled_for: self.scheduled_for,
+            scheduled_until: self.scheduled_until,
+            scheduled_remind_prior: self.scheduled_remind_prior,
+            scheduled_auto_in_progress: self.scheduled_auto_in_progress,
+            scheduled_auto_completed: self.scheduled_auto_completed,
+            promise,
+            template: None,
+            custom_tweet: self.custom_tweet,
         }
     }
-    if b.next_update_in_minutes
-        .is_some_and(|m| m == 0 || m > 60 * 24 * 7)
-    {
-        return Err(ApiError::invalid(
-            "incident.next_update_in_minutes",
-            "must be between 1 and 10080 minutes",
-        ));
-    }
-    let next = b.next_update_due_at.or_else(|| {
-        b.next_update_in_minutes
-            .map(|m| now + Duration::minutes(i64::from(m)))
-    });
-    Ok(Changes {
-        name: b.name,
-        status: b.status,
-        body: b.body,
-        impact_override: b.impact_override,
-        components: comps,
-        deliver_notifications: b.deliver_notifications,
-        started_at: b.started_at,
-        resolved_at: b.resolved_at,
-        metadata: b.metadata,
-        backfilled: b.backfilled,
-        scheduled_for: b.scheduled_for,
-        scheduled_until: b.scheduled_until,
-        scheduled_remind_prior: b.scheduled_remind_prior,
-        scheduled_auto_in_progress: b.scheduled_auto_in_progress,
-        scheduled_auto_completed: b.scheduled_auto_completed,
-        next_update_due_at: next,
-        template: None,
-        custom_tweet: b.custom_tweet,
-    })
 }
 
 async fn render(state: &AppState, incidents: &[Incident]) -> Result<Vec<IncidentDoc>, ApiError> {
@@ -359,7 +362,7 @@ pub async fn active_maintenance(
 }
 
 pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, ApiError> {
-    let incident = incidents::get(state.store.db(), &path.1).await?;
+    let incident = incidents::get(state.store.db(), &incident_id(path)).await?;
     Ok(ok(&render_one(&state, &incident).await?))
 }
 
@@ -368,15 +371,26 @@ pub async fn create(
     actor: Actor,
     Envelope(b): Envelope<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    if b.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-        return Err(ApiError::invalid(
-            "incident.name",
-            "incident.name is required",
-        ));
-    }
-    let c = changes(b, Utc::now())?;
-    let incident = write(&state, &actor, async |w| incidents::create(w, c).await).await?;
-    Ok(created(&render_one(&state, &incident).await?))
+    let c = b.into_changes();
+    let out = write(&state, &actor, async |w| incidents::create(w, c).await)
+        .await
+        .map_err(|e| e.in_body(IncidentBody::KEY))?;
+    Ok(created(&render_one(&state, &out.incident).await?))
+}
+
+/// Applies a command to the incident in `path`.
+async fn command(
+    state: &AppState,
+    actor: &Actor,
+    id: &IncidentId,
+    command: Command,
+    key: &str,
+) -> Result<incidents::Outcome, ApiError> {
+    write(state, actor, async |w| {
+        incidents::apply(w, id, command).await
+    })
+    .await
+    .map_err(|e| e.in_body(key))
 }
 
 pub async fn update(
@@ -385,10 +399,10 @@ pub async fn update(
     path: One,
     Envelope(b): Envelope<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
-    let c = changes(b, Utc::now())?;
-    let incident = write(&state, &actor, async |w| incidents::update(w, &id, c).await).await?;
-    Ok(ok(&render_one(&state, &incident).await?))
+    let id = incident_id(path);
+    let c = Command::Change(b.into_changes());
+    let out = command(&state, &actor, &id, c, IncidentBody::KEY).await?;
+    Ok(ok(&render_one(&state, &out.incident).await?))
 }
 
 pub async fn delete(
@@ -396,11 +410,9 @@ pub async fn delete(
     actor: Actor,
     path: One,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
-    let before = incidents::get(state.store.db(), &id).await?;
-    let doc = render_one(&state, &before).await?;
-    write(&state, &actor, async |w| incidents::delete(w, &id).await).await?;
-    Ok(ok(&doc))
+    let id = incident_id(path);
+    let out = command(&state, &actor, &id, Command::Delete, IncidentBody::KEY).await?;
+    Ok(ok(&render_one(&state, &out.incident).await?))
 }
 
 pub async fn edit_update(
@@ -410,32 +422,40 @@ pub async fn edit_update(
     Envelope(b): Envelope<IncidentUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, incident_id, update_id) = path.into_inner();
-    let u = write(&state, &actor, async |w| {
-        incidents::edit_update(
-            w,
-            &incident_id,
-            &update_id,
-            b.body,
-            b.display_at,
-            b.deliver_notifications,
-        )
-        .await
-    })
-    .await?;
+    let (id, update_id) = (IncidentId::from(incident_id), UpdateId::from(update_id));
+    let c = Command::EditUpdate {
+        update_id: update_id.clone(),
+        body: b.body,
+        display_at: b.display_at,
+        deliver_notifications: b.deliver_notifications,
+    };
+    let out = command(&state, &actor, &id, c, IncidentUpdateBody::KEY).await?;
+    let u = out
+        .incident
+        .updates
+        .iter()
+        .find(|u| u.id == update_id)
+        .ok_or_else(|| ApiError::Internal("the edited update is gone".into()))?;
     let view = View::load(&state).await?;
-    Ok(ok(&update_doc(&u, &view.ctx, Flavor::Manage)))
+    Ok(ok(&update_doc(u, &view.ctx, Flavor::Manage)))
 }
 
 async fn postmortem(
     state: &AppState,
     actor: &Actor,
-    id: String,
+    path: One,
     action: PostmortemAction,
 ) -> Result<HttpResponse, ApiError> {
-    let i = write(state, actor, async |w| {
-        incidents::postmortem(w, &id, action).await
-    })
+    let id = incident_id(path);
+    let out = command(
+        state,
+        actor,
+        &id,
+        Command::Postmortem(action),
+        PostmortemBody::KEY,
+    )
     .await?;
+    let i = out.incident;
     let view = View::load(state).await?;
     let ts = |t| view.ctx.ts_opt(t);
     Ok(ok(&PostmortemDoc {
@@ -465,13 +485,7 @@ pub async fn draft(
             "postmortem.body_draft is required",
         ));
     };
-    postmortem(
-        &state,
-        &actor,
-        path.into_inner().1,
-        PostmortemAction::Draft(body),
-    )
-    .await
+    postmortem(&state, &actor, path, PostmortemAction::Draft(body)).await
 }
 
 pub async fn publish(
@@ -483,7 +497,7 @@ pub async fn publish(
     let action = PostmortemAction::Publish {
         notify_subscribers: b.notify_subscribers.unwrap_or(false),
     };
-    postmortem(&state, &actor, path.into_inner().1, action).await
+    postmortem(&state, &actor, path, action).await
 }
 
 pub async fn revert(
@@ -491,13 +505,7 @@ pub async fn revert(
     actor: Actor,
     path: One,
 ) -> Result<HttpResponse, ApiError> {
-    postmortem(
-        &state,
-        &actor,
-        path.into_inner().1,
-        PostmortemAction::Revert,
-    )
-    .await
+    postmortem(&state, &actor, path, PostmortemAction::Revert).await
 }
 
 pub async fn delete_postmortem(
@@ -505,11 +513,5 @@ pub async fn delete_postmortem(
     actor: Actor,
     path: One,
 ) -> Result<HttpResponse, ApiError> {
-    postmortem(
-        &state,
-        &actor,
-        path.into_inner().1,
-        PostmortemAction::Delete,
-    )
-    .await
+    postmortem(&state, &actor, path, PostmortemAction::Delete).await
 }

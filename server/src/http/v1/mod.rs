@@ -7,13 +7,16 @@ mod pages;
 mod tokens;
 
 use actix_web::{HttpResponse, http::Method};
-use chrono::Utc;
 use serde::{Deserialize, Deserializer};
 
-use super::{AppState, error::ApiError, routes::RouteTable};
-use crate::domain::Role::{Admin, Viewer};
+use super::{error::ApiError, routes::RouteTable};
+use crate::app::AppState;
+use crate::domain::{
+    Component,
+    Role::{Admin, Viewer},
+};
 use crate::render::statuspage::{ComponentIndex, PageCtx};
-use crate::store::{Actor, Write, components::Component, pages::Page};
+use crate::store::{Actor, Write, pages::Page};
 
 /// Every admin route, in one table.
 pub fn table() -> RouteTable {
@@ -133,15 +136,20 @@ impl View {
     }
 }
 
-/// Runs a change in one write transaction, then lets the public side know.
+/// Runs a change in one write transaction at the clock's time, and answers once the
+/// public side shows it.
+#[tracing::instrument(skip_all, fields(actor = %actor.name, seq))]
 pub(super) async fn write<T, F>(state: &AppState, actor: &Actor, f: F) -> Result<T, ApiError>
 where
     F: AsyncFnOnce(&mut Write) -> Result<T, crate::store::StoreError>,
 {
-    let mut w = state.store.begin(actor, Utc::now()).await?;
+    let mut w = state.store.begin(actor, state.clock.now()).await?;
     let out = f(&mut w).await?;
     let seq = w.commit().await?;
-    state.changed_up_to(seq).await;
+    if let Some(seq) = seq {
+        tracing::Span::current().record("seq", seq);
+    }
+    state.shown(seq).await;
     Ok(out)
 }
 

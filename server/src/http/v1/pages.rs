@@ -3,8 +3,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{View, ok, write};
+use crate::app::AppState;
 use crate::http::{
-    AppState,
     body::{Envelope, Enveloped},
     error::ApiError,
 };
@@ -19,6 +19,9 @@ pub struct PageBody {
     pub name: Option<String>,
     /// An IANA time zone such as `Europe/Berlin`.
     pub time_zone: Option<String>,
+    /// Statuspage's subdomain: one DNS label. By default the first label of the public
+    /// URL's host.
+    pub subdomain: Option<String>,
 }
 
 impl Enveloped for PageBody {
@@ -31,7 +34,7 @@ pub struct PageV1 {
     #[serde(flatten)]
     pub page: PageDoc,
     pub created_at: String,
-    pub subdomain: Option<String>,
+    pub subdomain: String,
     pub domain: Option<String>,
     pub page_description: Option<String>,
     pub allow_page_subscribers: bool,
@@ -46,7 +49,7 @@ fn v1(view: &View) -> PageV1 {
     PageV1 {
         page: page_doc(&view.page, &view.ctx),
         created_at: view.ctx.ts(view.page.created_at),
-        subdomain: None,
+        subdomain: view.page.subdomain(),
         domain: url::Url::parse(&view.ctx.url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned)),
@@ -82,13 +85,13 @@ pub async fn update(
             format!("'{tz}' is not an IANA time zone"),
         ));
     }
-    if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(ApiError::invalid("page.name", "name must not be empty"));
-    }
     let patch = PagePatch {
-        name: body.name.map(|n| n.trim().to_owned()),
+        name: body.name,
         time_zone: body.time_zone,
+        subdomain: body.subdomain,
     };
-    write(&state, &actor, async |w| pages::update(w, patch).await).await?;
+    write(&state, &actor, async |w| pages::update(w, patch).await)
+        .await
+        .map_err(|e| e.in_body(PageBody::KEY))?;
     Ok(ok(&v1(&View::load(&state).await?)))
 }

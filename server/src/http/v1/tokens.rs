@@ -3,9 +3,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{created, ok};
-use crate::domain::Role;
+use crate::app::AppState;
+use crate::domain::{Role, TokenId};
 use crate::http::{
-    AppState,
     body::{Envelope, Enveloped},
     error::ApiError,
 };
@@ -27,7 +27,7 @@ impl Enveloped for TokenBody {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TokenDoc {
-    pub id: String,
+    pub id: TokenId,
     pub name: String,
     pub role: Role,
     /// The first characters of the key, to recognise it.

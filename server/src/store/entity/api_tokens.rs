@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{Role, TokenId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_tokens")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: TokenId,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     /// SHA-256 of the token, hex; the token itself is never stored.
     pub token_hash: String,
     pub prefix: String,

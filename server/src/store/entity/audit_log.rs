@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::TokenId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_log")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub at: DateTimeUtc,
-    pub token_id: Option<String>,
+    pub token_id: Option<TokenId>,
     pub actor: String,
     pub action: String,
     pub subject_type: String,

@@ -1,16 +1,18 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{ComponentId, ComponentStatus, PageId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "components")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub page_id: String,
+    pub id: ComponentId,
+    pub page_id: PageId,
     pub name: String,
     pub description: Option<String>,
-    pub status: String,
+    pub status: ComponentStatus,
     pub is_group: bool,
-    pub group_id: Option<String>,
+    pub group_id: Option<ComponentId>,
     pub position: i32,
     pub showcase: bool,
     pub only_show_if_degraded: bool,

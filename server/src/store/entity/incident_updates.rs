@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{IncidentId, IncidentStatus, UpdateId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "incident_updates")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub incident_id: String,
-    pub status: String,
+    pub id: UpdateId,
+    pub incident_id: IncidentId,
+    pub status: IncidentStatus,
     pub body: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

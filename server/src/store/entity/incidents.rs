@@ -1,15 +1,17 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{Impact, IncidentId, IncidentStatus, PageId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "incidents")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub page_id: String,
+    pub id: IncidentId,
+    pub page_id: PageId,
     pub name: String,
-    pub status: String,
-    pub impact: String,
-    pub impact_override: Option<String>,
+    pub status: IncidentStatus,
+    pub impact: Impact,
+    pub impact_override: Option<Impact>,
     pub started_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -1,13 +1,16 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::PageId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "pages")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: PageId,
     pub name: String,
     pub url: String,
     pub time_zone: String,
+    pub subdomain: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,52 +1,70 @@
-//! Loading incidents with their updates and affected components.
+//! Loading incidents with their updates and affected components: one conversion from
+//! rows to the domain's [`Incident`].
 
-use super::*;
+use std::collections::HashMap;
 
-pub(super) async fn find_model(db: &impl ConnectionTrait, id: &str) -> Result<incidents::Model> {
-    incidents::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| StoreError::not_found("incident", id))
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use super::{AffectedComponent, Incident, IncidentUpdate};
+use crate::domain::{ComponentId, ComponentStatus, IncidentId, IncidentStatus, PageId};
+use crate::store::{
+    Result, StoreError,
+    entity::{incident_components as links, incident_updates as updates, incidents},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    /// Plain incidents only (no maintenances).
+    Incidents,
+    Unresolved,
+    Maintenances,
+    /// Maintenances still `scheduled`.
+    Scheduled,
+    /// Maintenances `in_progress` or `verifying`.
+    ActiveMaintenance,
 }
 
-pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Incident> {
-    let model = find_model(db, id).await?;
+pub async fn get(db: &impl ConnectionTrait, id: &IncidentId) -> Result<Incident> {
+    let model = incidents::Entity::find_by_id(id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("incident", id.as_str()))?;
     let mut all = assemble(db, vec![model]).await?;
     all.pop()
-        .ok_or_else(|| StoreError::not_found("incident", id))
+        .ok_or_else(|| StoreError::not_found("incident", id.as_str()))
 }
 
 /// Incidents newest first. `q` matches names; `offset`/`limit` page through.
 pub async fn list(
     db: &impl ConnectionTrait,
-    page_id: &str,
+    page_id: &PageId,
     filter: Filter,
     q: Option<&str>,
     limit: u64,
     offset: u64,
 ) -> Result<Vec<Incident>> {
     use IncidentStatus::*;
-    let open: Vec<&str> = [Investigating, Identified, Monitoring]
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
-    let mut query = incidents::Entity::find().filter(incidents::Column::PageId.eq(page_id));
+    let mut query = incidents::Entity::find().filter(incidents::Column::PageId.eq(page_id.clone()));
     query = match filter {
         Filter::All => query,
         Filter::Incidents => query.filter(incidents::Column::ScheduledFor.is_null()),
         Filter::Unresolved => query
             .filter(incidents::Column::ScheduledFor.is_null())
-            .filter(incidents::Column::Status.is_in(open)),
+            .filter(incidents::Column::Status.is_in([Investigating, Identified, Monitoring])),
         Filter::Maintenances => query.filter(incidents::Column::ScheduledFor.is_not_null()),
         Filter::Scheduled => query
             .filter(incidents::Column::ScheduledFor.is_not_null())
-            .filter(incidents::Column::Status.eq(Scheduled.as_str())),
+            .filter(incidents::Column::Status.eq(Scheduled)),
         Filter::ActiveMaintenance => query
             .filter(incidents::Column::ScheduledFor.is_not_null())
             .filter(
                 Condition::any()
-                    .add(incidents::Column::Status.eq(InProgress.as_str()))
-                    .add(incidents::Column::Status.eq(Verifying.as_str())),
+                    .add(incidents::Column::Status.eq(InProgress))
+                    .add(incidents::Column::Status.eq(Verifying)),
             ),
     };
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
@@ -62,80 +80,96 @@ pub async fn list(
     assemble(db, models).await
 }
 
-/// Loads updates and affected components for many incidents in two queries.
+/// Loads updates and affected components for many incidents in two queries per 500.
 async fn assemble(
     db: &impl ConnectionTrait,
     models: Vec<incidents::Model>,
 ) -> Result<Vec<Incident>> {
-    let ids: Vec<String> = models.iter().map(|m| m.id.clone()).collect();
-    let mut ups: HashMap<String, Vec<IncidentUpdate>> = HashMap::new();
-    let mut comps: HashMap<String, Vec<(String, ComponentStatus)>> = HashMap::new();
+    let ids: Vec<IncidentId> = models.iter().map(|m| m.id.clone()).collect();
+    let mut ups: HashMap<IncidentId, Vec<IncidentUpdate>> = HashMap::new();
+    let mut comps: HashMap<IncidentId, Vec<(ComponentId, ComponentStatus)>> = HashMap::new();
     for chunk in ids.chunks(500) {
         for u in updates::Entity::find()
-            .filter(updates::Column::IncidentId.is_in(chunk.to_vec()))
+            .filter(updates::Column::IncidentId.is_in(chunk.iter().cloned()))
             .order_by_desc(updates::Column::DisplayAt)
             .order_by_desc(updates::Column::CreatedAt)
             .all(db)
             .await?
         {
-            let u = update_from_model(u)?;
+            let u = update_from_row(u);
             ups.entry(u.incident_id.clone()).or_default().push(u);
         }
         for l in links::Entity::find()
-            .filter(links::Column::IncidentId.is_in(chunk.to_vec()))
+            .filter(links::Column::IncidentId.is_in(chunk.iter().cloned()))
             .all(db)
             .await?
         {
             comps
                 .entry(l.incident_id)
                 .or_default()
-                .push((l.component_id, l.status.parse()?));
+                .push((l.component_id, l.status));
         }
     }
-    models
+    Ok(models
         .into_iter()
         .map(|m| {
-            Ok(Incident {
-                updates: ups.remove(&m.id).unwrap_or_default(),
-                components: comps.remove(&m.id).unwrap_or_default(),
-                status: m.status.parse()?,
-                impact: m.impact.parse()?,
-                impact_override: m.impact_override.as_deref().map(str::parse).transpose()?,
-                metadata: serde_json::from_str(&m.metadata).unwrap_or_else(|_| json!({})),
-                id: m.id,
-                page_id: m.page_id,
-                name: m.name,
-                started_at: m.started_at,
-                created_at: m.created_at,
-                updated_at: m.updated_at,
-                monitoring_at: m.monitoring_at,
-                resolved_at: m.resolved_at,
-                next_update_due_at: m.next_update_due_at,
-                postmortem_body: m.postmortem_body,
-                postmortem_body_last_updated_at: m.postmortem_body_last_updated_at,
-                postmortem_published_at: m.postmortem_published_at,
-                postmortem_ignored: m.postmortem_ignored,
-                postmortem_notified_subscribers: m.postmortem_notified_subscribers,
-                scheduled_for: m.scheduled_for,
-                scheduled_until: m.scheduled_until,
-                scheduled_remind_prior: m.scheduled_remind_prior,
-                scheduled_auto_in_progress: m.scheduled_auto_in_progress,
-                scheduled_auto_completed: m.scheduled_auto_completed,
-                backfilled: m.backfilled,
-            })
+            let updates = ups.remove(&m.id).unwrap_or_default();
+            let components = comps.remove(&m.id).unwrap_or_default();
+            from_row(m, updates, components)
         })
-        .collect()
+        .collect())
 }
 
-pub(super) fn update_from_model(u: updates::Model) -> Result<IncidentUpdate> {
-    let affected = match u.affected_components.as_deref() {
-        Some(s) => Some(serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))?),
-        None => None,
-    };
-    Ok(IncidentUpdate {
-        status: u.status.parse()?,
+/// The one conversion from an incident row to the domain type.
+pub(super) fn from_row(
+    m: incidents::Model,
+    updates: Vec<IncidentUpdate>,
+    components: Vec<(ComponentId, ComponentStatus)>,
+) -> Incident {
+    Incident {
+        updates,
+        components,
+        status: m.status,
+        impact: m.impact,
+        impact_override: m.impact_override,
+        metadata: serde_json::from_str(&m.metadata).unwrap_or_else(|_| json!({})),
+        id: m.id,
+        page_id: m.page_id,
+        name: m.name,
+        started_at: m.started_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        monitoring_at: m.monitoring_at,
+        resolved_at: m.resolved_at,
+        next_update_due_at: m.next_update_due_at,
+        postmortem_body: m.postmortem_body,
+        postmortem_body_last_updated_at: m.postmortem_body_last_updated_at,
+        postmortem_published_at: m.postmortem_published_at,
+        postmortem_ignored: m.postmortem_ignored,
+        postmortem_notified_subscribers: m.postmortem_notified_subscribers,
+        scheduled_for: m.scheduled_for,
+        scheduled_until: m.scheduled_until,
+        scheduled_remind_prior: m.scheduled_remind_prior,
+        scheduled_auto_in_progress: m.scheduled_auto_in_progress,
+        scheduled_auto_completed: m.scheduled_auto_completed,
+        backfilled: m.backfilled,
+    }
+}
+
+/// A row that cannot be read whole is read as far as it can be: one bad row must not
+/// keep the page from updating.
+fn update_from_row(u: updates::Model) -> IncidentUpdate {
+    let affected = u.affected_components.as_deref().and_then(|s| {
+        serde_json::from_str::<Vec<AffectedComponent>>(s)
+            .map_err(
+                |e| tracing::warn!(update = %u.id, error = %e, "unreadable affected_components"),
+            )
+            .ok()
+    });
+    IncidentUpdate {
         id: u.id,
         incident_id: u.incident_id,
+        status: u.status,
         body: u.body,
         created_at: u.created_at,
         updated_at: u.updated_at,
@@ -145,5 +179,5 @@ pub(super) fn update_from_model(u: updates::Model) -> Result<IncidentUpdate> {
         template: u.template,
         next_update_due_at: u.next_update_due_at,
         custom_tweet: u.custom_tweet,
-    })
+    }
 }

@@ -1,421 +1,248 @@
-//! Opening, updating, editing and deleting, each inside the caller's write.
+//! Load, apply, commit: one read of the incident, the facts of the components it names
+//! or holds, the domain's decision, and one transaction that writes the new state, its
+//! events and the audit record.
 
-use super::affected::{apply_components, live, plan_components};
-use super::read::{find_model, get, update_from_model};
-use super::*;
+use std::collections::HashSet;
 
-/// Opens an incident (or a maintenance, when `scheduled_for` is set) with its first update.
-pub async fn create(w: &mut Write, c: Changes) -> Result<Incident> {
-    let name = c
-        .name
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    if name.is_empty() {
-        return Err(StoreError::invalid("name", "an incident needs a name"));
-    }
-    let kind = if c.scheduled_for.is_some() {
-        Kind::Maintenance
-    } else {
-        Kind::Incident
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
+    Set, sea_query::Expr,
+};
+
+use super::read::get;
+use super::{Changes, Command, Incident, IncidentUpdate, Outcome};
+use crate::domain::incident::{Board, ComponentFacts, Fresh};
+use crate::domain::{ComponentId, ComponentStatus, IncidentId, IncidentStatus, UpdateId};
+use crate::store::{
+    Result, StoreError, Write,
+    entity::{
+        component_status_changes as history, components, incident_components as links,
+        incident_updates as updates, incidents,
+    },
+    new_id,
+};
+
+/// Opens an incident (or a maintenance) with its first update.
+#[tracing::instrument(skip_all, fields(page = %w.page_id(), incident))]
+pub async fn create(w: &mut Write, c: Changes) -> Result<Outcome> {
+    let named: Vec<ComponentId> = c.components.iter().map(|(id, _)| id.clone()).collect();
+    let board = board(w, &named, None).await?;
+    let fresh = Fresh {
+        incident_id: IncidentId::new(new_id()),
+        update_id: UpdateId::new(new_id()),
     };
-    let status = c.status.unwrap_or(match kind {
-        Kind::Incident => IncidentStatus::Investigating,
-        Kind::Maintenance => IncidentStatus::Scheduled,
-    });
-    let now = w.now();
-    let life = Lifecycle::open(kind, status, now)?;
-    let started_at = c.started_at.unwrap_or(now);
-    let resolved_at = c.resolved_at.or(life.resolved_at);
-    check_window(started_at, resolved_at, now)?;
-    if let (Some(from), Some(until)) = (c.scheduled_for, c.scheduled_until)
-        && until < from
-    {
-        return Err(StoreError::invalid(
-            "scheduled_until",
-            "scheduled_until is before scheduled_for",
-        ));
+    tracing::Span::current().record("incident", fresh.incident_id.as_str());
+    let outcome = Incident::open(w.page_id().clone(), fresh, c, &board, w.now())?;
+    commit(w, None, &outcome).await?;
+    Ok(outcome)
+}
+
+/// Applies a command to an incident.
+#[tracing::instrument(skip_all, fields(page = %w.page_id(), incident = %id))]
+pub async fn apply(w: &mut Write, id: &IncidentId, command: Command) -> Result<Outcome> {
+    let before = get(w.conn(), id).await?;
+    let involved: Vec<ComponentId> = command
+        .named_components()
+        .chain(before.components.iter().map(|(c, _)| c))
+        .cloned()
+        .collect();
+    let board = board(w, &involved, Some(id)).await?;
+    let outcome = before.apply(command, &board, UpdateId::new(new_id()), w.now())?;
+    commit(w, Some(&before), &outcome).await?;
+    Ok(outcome)
+}
+
+/// The facts of `ids`: name, live status, whether a group, and the other incidents that
+/// hold each (two queries).
+async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> Result<Board> {
+    let mut board = Board::new();
+    let unique: Vec<ComponentId> = {
+        let mut seen = HashSet::new();
+        ids.iter().filter(|id| seen.insert(*id)).cloned().collect()
+    };
+    if unique.is_empty() {
+        return Ok(board);
     }
-    let id = new_id();
+    for chunk in unique.chunks(500) {
+        for c in components::Entity::find()
+            .filter(components::Column::Id.is_in(chunk.iter().cloned()))
+            .all(w.conn())
+            .await?
+        {
+            board.insert(
+                c.id,
+                ComponentFacts {
+                    name: c.name,
+                    status: c.status,
+                    is_group: c.is_group,
+                    holds: Vec::new(),
+                },
+            );
+        }
+        let holder: RelationDef = links::Entity::belongs_to(incidents::Entity)
+            .from(links::Column::IncidentId)
+            .to(incidents::Column::Id)
+            .into();
+        let mut q = links::Entity::find()
+            .select_only()
+            .column(links::Column::ComponentId)
+            .column(links::Column::Status)
+            .column_as(incidents::Column::Status, "incident_status")
+            .join(JoinType::InnerJoin, holder)
+            .filter(links::Column::ComponentId.is_in(chunk.iter().cloned()));
+        if let Some(ex) = exclude {
+            q = q.filter(links::Column::IncidentId.ne(ex.clone()));
+        }
+        for (cid, held, status) in q
+            .into_tuple::<(ComponentId, ComponentStatus, IncidentStatus)>()
+            .all(w.conn())
+            .await?
+        {
+            if let Some(f) = board.get_mut(&cid) {
+                f.holds.push((status, held));
+            }
+        }
+    }
+    Ok(board)
+}
+
+fn incident_row(i: &Incident) -> incidents::ActiveModel {
     incidents::ActiveModel {
-        id: Set(id.clone()),
-        page_id: Set(w.page_id().to_owned()),
-        name: Set(name.clone()),
-        status: Set(status.as_str().to_owned()),
-        impact: Set(Impact::None.as_str().to_owned()),
-        impact_override: Set(c.impact_override.flatten().map(|i| i.as_str().to_owned())),
-        started_at: Set(started_at),
-        created_at: Set(now),
-        updated_at: Set(now),
-        monitoring_at: Set(life.monitoring_at),
-        resolved_at: Set(resolved_at),
-        next_update_due_at: Set(c.next_update_due_at.filter(|_| status.is_open())),
-        postmortem_body: Set(None),
-        postmortem_body_last_updated_at: Set(None),
-        postmortem_published_at: Set(None),
-        postmortem_ignored: Set(false),
-        postmortem_notified_subscribers: Set(false),
-        scheduled_for: Set(c.scheduled_for),
-        scheduled_until: Set(c.scheduled_until),
-        scheduled_remind_prior: Set(c.scheduled_remind_prior.unwrap_or(false)),
-        scheduled_auto_in_progress: Set(c.scheduled_auto_in_progress.unwrap_or(false)),
-        scheduled_auto_completed: Set(c.scheduled_auto_completed.unwrap_or(false)),
-        metadata: Set(c.metadata.clone().unwrap_or_else(|| json!({})).to_string()),
-        backfilled: Set(c.backfilled.unwrap_or(false)),
+        id: Set(i.id.clone()),
+        page_id: Set(i.page_id.clone()),
+        name: Set(i.name.clone()),
+        status: Set(i.status),
+        impact: Set(i.impact),
+        impact_override: Set(i.impact_override),
+        started_at: Set(i.started_at),
+        created_at: Set(i.created_at),
+        updated_at: Set(i.updated_at),
+        monitoring_at: Set(i.monitoring_at),
+        resolved_at: Set(i.resolved_at),
+        next_update_due_at: Set(i.next_update_due_at),
+        postmortem_body: Set(i.postmortem_body.clone()),
+        postmortem_body_last_updated_at: Set(i.postmortem_body_last_updated_at),
+        postmortem_published_at: Set(i.postmortem_published_at),
+        postmortem_ignored: Set(i.postmortem_ignored),
+        postmortem_notified_subscribers: Set(i.postmortem_notified_subscribers),
+        scheduled_for: Set(i.scheduled_for),
+        scheduled_until: Set(i.scheduled_until),
+        scheduled_remind_prior: Set(i.scheduled_remind_prior),
+        scheduled_auto_in_progress: Set(i.scheduled_auto_in_progress),
+        scheduled_auto_completed: Set(i.scheduled_auto_completed),
+        metadata: Set(i.metadata.to_string()),
+        backfilled: Set(i.backfilled),
     }
-    .insert(w.conn())
-    .await?;
-
-    // A maintenance announced ahead does not touch components until it starts.
-    // A maintenance announced ahead, or an incident entered after it was over
-    // (backfilled), records its components without touching their live status.
-    let affected = apply_components(w, &id, &c.components, live(status)).await?;
-    let body = c
-        .body
-        .clone()
-        .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| default_body(status).to_owned());
-    insert_update(w, &id, status, body, &c, affected).await?;
-    refresh_impact(w, &id).await?;
-    let incident = get(w.conn(), &id).await?;
-    w.event(
-        "incident.created",
-        "incident",
-        &id,
-        json!({"incident_id": id, "status": status, "update_id": incident.updates.first().map(|u| u.id.clone())}),
-    )
-    .await?;
-    w.audit(
-        "incident.create",
-        "incident",
-        &id,
-        json!({"name": name, "status": status}),
-    )
-    .await?;
-    Ok(incident)
 }
 
-/// Applies a PATCH: edits fields, and when `status` or `body` is given, posts an update.
-pub async fn update(w: &mut Write, id: &str, c: Changes) -> Result<Incident> {
-    let before = get(w.conn(), id).await?;
-    let now = w.now();
-    // Statuspage appends an update for a *change* of status or a new body; clients that
-    // send the whole object back repeat the status unchanged.
-    let posts_update = c.status.is_some_and(|s| s != before.status)
-        || c.body.as_deref().is_some_and(|b| !b.trim().is_empty());
-    let mut am: incidents::ActiveModel = find_model(w.conn(), id).await?.into();
-
-    if let Some(name) = &c.name {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(StoreError::invalid("name", "an incident needs a name"));
-        }
-        am.name = Set(name.to_owned());
-    }
-    if let Some(o) = c.impact_override {
-        am.impact_override = Set(o.map(|i| i.as_str().to_owned()));
-    }
-    if let Some(m) = &c.metadata {
-        am.metadata = Set(m.to_string());
-    }
-    if let Some(v) = c.backfilled {
-        am.backfilled = Set(v);
-    }
-    if let Some(v) = c.scheduled_for {
-        if before.kind() == Kind::Incident {
-            return Err(StoreError::invalid(
-                "scheduled_for",
-                "an incident cannot become a scheduled maintenance",
-            ));
-        }
-        am.scheduled_for = Set(Some(v));
-    }
-    if let Some(v) = c.scheduled_until {
-        if before.kind() == Kind::Incident {
-            return Err(StoreError::invalid(
-                "scheduled_until",
-                "only a scheduled maintenance has scheduled_until",
-            ));
-        }
-        if v < c.scheduled_for.or(before.scheduled_for).unwrap_or(v) {
-            return Err(StoreError::invalid(
-                "scheduled_until",
-                "scheduled_until is before scheduled_for",
-            ));
-        }
-        am.scheduled_until = Set(Some(v));
-    }
-    if let Some(v) = c.scheduled_remind_prior {
-        am.scheduled_remind_prior = Set(v);
-    }
-    if let Some(v) = c.scheduled_auto_in_progress {
-        am.scheduled_auto_in_progress = Set(v);
-    }
-    if let Some(v) = c.scheduled_auto_completed {
-        am.scheduled_auto_completed = Set(v);
-    }
-
-    let mut effect = None;
-    let mut status = before.status;
-    let mut resolved_at = before.resolved_at;
-    if posts_update {
-        let to = c.status.unwrap_or(before.status);
-        let (next, e) = before.lifecycle().apply(Command::Update(to), now)?;
-        status = next.status;
-        resolved_at = next.resolved_at;
-        am.status = Set(next.status.as_str().to_owned());
-        am.monitoring_at = Set(next.monitoring_at);
-        am.next_update_due_at = Set(c.next_update_due_at.filter(|_| next.status.is_open()));
-        effect = Some(e);
-    }
-    let started_at = c.started_at.unwrap_or(before.started_at);
-    if let Some(r) = c.resolved_at {
-        if status.is_open() {
-            return Err(StoreError::invalid(
-                "resolved_at",
-                "an open incident has no resolved_at",
-            ));
-        }
-        resolved_at = Some(r);
-    }
-    check_window(started_at, resolved_at, now)?;
-    am.started_at = Set(started_at);
-    am.resolved_at = Set(resolved_at);
-    am.updated_at = Set(now);
-    am.update(w.conn()).await?;
-
-    if let Some(effect) = effect {
-        let wanted = plan_components(w, &before, status, effect, &c.components).await?;
-        let apply_now = live(before.status) || live(status);
-        let affected = apply_components(w, id, &wanted, apply_now).await?;
-        let body = c
-            .body
-            .clone()
-            .filter(|b| !b.trim().is_empty())
-            .unwrap_or_else(|| default_body(status).to_owned());
-        let update_id = insert_update(w, id, status, body, &c, affected).await?;
-        w.event(
-            effect.event_kind(),
-            "incident",
-            id,
-            json!({"incident_id": id, "status": status, "old_status": before.status, "update_id": update_id}),
-        )
-        .await?;
-    } else {
-        apply_components(w, id, &c.components, live(before.status)).await?;
-        w.event(
-            "incident.edited",
-            "incident",
-            id,
-            json!({"incident_id": id}),
-        )
-        .await?;
-    }
-    refresh_impact(w, id).await?;
-    w.audit(
-        "incident.update",
-        "incident",
-        id,
-        json!({"status": c.status, "name": c.name, "started_at": opt_ts(c.started_at), "resolved_at": opt_ts(c.resolved_at)}),
-    )
-    .await?;
-    get(w.conn(), id).await
-}
-
-/// Edits an update after the fact: its body, `display_at` or whether it notifies.
-pub async fn edit_update(
-    w: &mut Write,
-    incident_id: &str,
-    update_id: &str,
-    body: Option<String>,
-    display_at: Option<DateTime<Utc>>,
-    deliver_notifications: Option<bool>,
-) -> Result<IncidentUpdate> {
-    let model = updates::Entity::find_by_id(update_id.to_owned())
-        .filter(updates::Column::IncidentId.eq(incident_id))
-        .one(w.conn())
-        .await?
-        .ok_or_else(|| StoreError::not_found("incident update", update_id))?;
-    let mut am: updates::ActiveModel = model.into();
-    if let Some(b) = &body {
-        if b.trim().is_empty() {
-            return Err(StoreError::invalid(
-                "body",
-                "an update's body must not be empty",
-            ));
-        }
-        am.body = Set(b.clone());
-    }
-    if let Some(d) = display_at {
-        am.display_at = Set(d);
-    }
-    if let Some(n) = deliver_notifications {
-        am.deliver_notifications = Set(n);
-    }
-    am.updated_at = Set(w.now());
-    let saved = am.update(w.conn()).await?;
-    touch(w, incident_id).await?;
-    w.event(
-        "incident_update.edited",
-        "incident",
-        incident_id,
-        json!({"incident_id": incident_id, "update_id": update_id}),
-    )
-    .await?;
-    w.audit(
-        "incident_update.edit",
-        "incident_update",
-        update_id,
-        json!({"body_changed": body.is_some(), "display_at": opt_ts(display_at)}),
-    )
-    .await?;
-    update_from_model(saved)
-}
-
-pub enum PostmortemAction {
-    Draft(String),
-    Publish { notify_subscribers: bool },
-    Revert,
-    Delete,
-}
-
-pub async fn postmortem(w: &mut Write, id: &str, action: PostmortemAction) -> Result<Incident> {
-    let before = get(w.conn(), id).await?;
-    let now = w.now();
-    let mut am: incidents::ActiveModel = find_model(w.conn(), id).await?.into();
-    let (kind, detail) = match action {
-        PostmortemAction::Draft(body) => {
-            if body.trim().is_empty() {
-                return Err(StoreError::invalid(
-                    "body_draft",
-                    "the postmortem must not be empty",
-                ));
-            }
-            before.lifecycle().apply(Command::DraftPostmortem, now)?;
-            am.postmortem_body = Set(Some(body));
-            am.postmortem_body_last_updated_at = Set(Some(now));
-            ("postmortem.drafted", json!({}))
-        }
-        PostmortemAction::Publish { notify_subscribers } => {
-            let (next, _) = before.lifecycle().apply(Command::PublishPostmortem, now)?;
-            am.status = Set(next.status.as_str().to_owned());
-            am.postmortem_published_at = Set(Some(now));
-            am.postmortem_notified_subscribers = Set(notify_subscribers);
-            (
-                "postmortem.published",
-                json!({"notify_subscribers": notify_subscribers}),
-            )
-        }
-        PostmortemAction::Revert => {
-            let (next, _) = before.lifecycle().apply(Command::RevertPostmortem, now)?;
-            am.status = Set(next.status.as_str().to_owned());
-            am.postmortem_published_at = Set(None);
-            ("postmortem.reverted", json!({}))
-        }
-        PostmortemAction::Delete => {
-            if before.postmortem_published_at.is_some() {
-                before.lifecycle().apply(Command::RevertPostmortem, now)?;
-                am.status = Set(IncidentStatus::Resolved.as_str().to_owned());
-            }
-            am.postmortem_body = Set(None);
-            am.postmortem_body_last_updated_at = Set(None);
-            am.postmortem_published_at = Set(None);
-            ("postmortem.deleted", json!({}))
-        }
-    };
-    am.updated_at = Set(now);
-    am.update(w.conn()).await?;
-    w.event(kind, "incident", id, json!({"incident_id": id}))
-        .await?;
-    w.audit(kind, "incident", id, detail).await?;
-    get(w.conn(), id).await
-}
-
-pub async fn delete(w: &mut Write, id: &str) -> Result<Incident> {
-    let incident = get(w.conn(), id).await?;
-    incidents::Entity::delete_by_id(id.to_owned())
-        .exec(w.conn())
-        .await?;
-    w.event(
-        "incident.deleted",
-        "incident",
-        id,
-        json!({"incident_id": id, "name": incident.name}),
-    )
-    .await?;
-    w.audit(
-        "incident.delete",
-        "incident",
-        id,
-        json!({"name": incident.name}),
-    )
-    .await?;
-    Ok(incident)
-}
-
-async fn touch(w: &mut Write, id: &str) -> Result<()> {
-    let mut am: incidents::ActiveModel = find_model(w.conn(), id).await?.into();
-    am.updated_at = Set(w.now());
-    am.update(w.conn()).await?;
-    Ok(())
-}
-
-async fn insert_update(
-    w: &mut Write,
-    incident_id: &str,
-    status: IncidentStatus,
-    body: String,
-    c: &Changes,
-    affected: Option<Vec<AffectedComponent>>,
-) -> Result<String> {
-    let id = new_id();
-    let affected_json = match &affected {
+fn update_row(u: &IncidentUpdate) -> Result<updates::ActiveModel> {
+    let affected = match &u.affected_components {
         Some(a) => Some(serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?),
         None => None,
     };
-    updates::ActiveModel {
-        id: Set(id.clone()),
-        incident_id: Set(incident_id.to_owned()),
-        status: Set(status.as_str().to_owned()),
-        body: Set(body),
-        created_at: Set(w.now()),
-        updated_at: Set(w.now()),
-        display_at: Set(w.now()),
-        deliver_notifications: Set(c.deliver_notifications.unwrap_or(true)),
-        affected_components: Set(affected_json),
-        template: Set(c.template.clone()),
-        next_update_due_at: Set(c.next_update_due_at.filter(|_| status.is_open())),
-        custom_tweet: Set(c.custom_tweet.clone()),
-    }
-    .insert(w.conn())
-    .await?;
-    Ok(id)
+    Ok(updates::ActiveModel {
+        id: Set(u.id.clone()),
+        incident_id: Set(u.incident_id.clone()),
+        status: Set(u.status),
+        body: Set(u.body.clone()),
+        created_at: Set(u.created_at),
+        updated_at: Set(u.updated_at),
+        display_at: Set(u.display_at),
+        deliver_notifications: Set(u.deliver_notifications),
+        affected_components: Set(affected),
+        template: Set(u.template.clone()),
+        next_update_due_at: Set(u.next_update_due_at),
+        custom_tweet: Set(u.custom_tweet.clone()),
+    })
 }
 
-async fn refresh_impact(w: &mut Write, id: &str) -> Result<()> {
-    let model = find_model(w.conn(), id).await?;
-    let impact = if model.scheduled_for.is_some() {
-        Impact::Maintenance
+/// Writes what changed between `before` and the outcome, then its events and audit.
+async fn commit(w: &mut Write, before: Option<&Incident>, out: &Outcome) -> Result<()> {
+    let after = &out.incident;
+    let db = w.conn();
+    if out.deleted {
+        incidents::Entity::delete_by_id(after.id.clone())
+            .exec(db)
+            .await?;
+    } else if out.created {
+        incidents::Entity::insert(incident_row(after))
+            .exec(db)
+            .await?;
+        updates::Entity::insert_many(
+            after
+                .updates
+                .iter()
+                .map(update_row)
+                .collect::<Result<Vec<_>>>()?,
+        )
+        .exec(db)
+        .await?;
     } else {
-        let statuses = links::Entity::find()
-            .filter(links::Column::IncidentId.eq(id))
-            .all(w.conn())
-            .await?
-            .into_iter()
-            .map(|l| l.status.parse::<ComponentStatus>())
-            .collect::<Result<Vec<_>, _>>()?;
-        let o = model
-            .impact_override
-            .as_deref()
-            .map(str::parse::<Impact>)
-            .transpose()?;
-        derive_impact(statuses, o)
-    };
-    if model.impact != impact.as_str() {
-        let mut am: incidents::ActiveModel = model.into();
-        am.impact = Set(impact.as_str().to_owned());
-        am.update(w.conn()).await?;
+        incidents::Entity::update(incident_row(after))
+            .exec(db)
+            .await?;
+        if out.posted_update
+            && let Some(u) = after.updates.first()
+        {
+            updates::Entity::insert(update_row(u)?).exec(db).await?;
+        }
+        if let Some(u) = out
+            .edited_update
+            .as_ref()
+            .and_then(|id| after.updates.iter().find(|u| &u.id == id))
+        {
+            updates::Entity::update(update_row(u)?).exec(db).await?;
+        }
     }
+    if !out.deleted {
+        let old = before.map(|b| b.components.as_slice()).unwrap_or(&[]);
+        for (cid, status) in &after.components {
+            match old.iter().find(|(c, _)| c == cid) {
+                Some((_, s)) if s == status => {}
+                Some(_) => {
+                    links::Entity::update_many()
+                        .col_expr(links::Column::Status, Expr::value(*status))
+                        .filter(links::Column::IncidentId.eq(after.id.clone()))
+                        .filter(links::Column::ComponentId.eq(cid.clone()))
+                        .exec(db)
+                        .await?;
+                }
+                None => {
+                    links::ActiveModel {
+                        incident_id: Set(after.id.clone()),
+                        component_id: Set(cid.clone()),
+                        status: Set(*status),
+                    }
+                    .insert(db)
+                    .await?;
+                }
+            }
+        }
+    }
+    let now = w.now();
+    for c in &out.component_changes {
+        components::Entity::update_many()
+            .col_expr(components::Column::Status, Expr::value(c.to))
+            .col_expr(components::Column::UpdatedAt, Expr::value(now))
+            .filter(components::Column::Id.eq(c.component_id.clone()))
+            .exec(db)
+            .await?;
+    }
+    if !out.component_changes.is_empty() {
+        history::Entity::insert_many(out.component_changes.iter().map(|c| history::ActiveModel {
+            component_id: Set(c.component_id.clone()),
+            old_status: Set(c.from),
+            new_status: Set(c.to),
+            incident_id: Set(Some(after.id.clone())),
+            at: Set(now),
+            ..Default::default()
+        }))
+        .exec(db)
+        .await?;
+    }
+    w.record(&out.events).await?;
+    let a = &out.audit;
+    w.audit(a.action, a.subject_type, &a.subject_id, a.detail.clone())
+        .await?;
     Ok(())
 }

@@ -12,9 +12,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::asset::{Asset, Caching, Reuse};
-use super::ics;
-use crate::domain::PageStatus;
+use crate::domain::{Incident, PageStatus};
 use crate::render::{
+    ics,
     pages::{self, Data, StaticLinks},
     statuspage::{
         ComponentDoc, ComponentIndex, Flavor, IncidentDoc, PageDoc, incident_doc, page_doc,
@@ -23,7 +23,7 @@ use crate::render::{
 };
 use crate::store::{
     Store, StoreError, components, events,
-    incidents::{self, Filter, Incident},
+    incidents::{self, Filter},
     pages as page_store,
 };
 

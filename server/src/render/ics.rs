@@ -2,8 +2,8 @@
 
 use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 
+use super::{markdown, pages::Data};
 use crate::domain::IncidentStatus;
-use crate::render::{markdown, pages::Data};
 
 pub fn calendar(data: &Data) -> String {
     let mut cal = Calendar::new();

@@ -1,0 +1,225 @@
+//! What happened, as typed events. Every change writes its events in the same
+//! transaction (see `store::Write::commit`); the ordered log they form feeds the public
+//! snapshot, notifications and the backfill API (`GET .../events`).
+//!
+//! The serialised form is stable: `{"kind": "incident.updated", "payload": {...}}`, the
+//! kind and payload stored in their own columns. Receivers depend on it, so fields are
+//! only ever added.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ComponentId, ComponentStatus, IncidentId, IncidentStatus, PageId, UpdateId};
+
+/// A status move that posted an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusMove {
+    pub incident_id: IncidentId,
+    pub update_id: UpdateId,
+    pub old_status: IncidentStatus,
+    pub status: IncidentStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload")]
+pub enum Event {
+    #[serde(rename = "incident.created")]
+    IncidentCreated {
+        incident_id: IncidentId,
+        status: IncidentStatus,
+        update_id: UpdateId,
+    },
+    /// An update within the open (or maintenance) statuses.
+    #[serde(rename = "incident.updated")]
+    IncidentUpdated(StatusMove),
+    /// Entered resolved or completed.
+    #[serde(rename = "incident.resolved")]
+    IncidentResolved(StatusMove),
+    /// Left resolved for an open status.
+    #[serde(rename = "incident.reopened")]
+    IncidentReopened(StatusMove),
+    /// Fields changed without a new update (name, impact window, components, ...).
+    #[serde(rename = "incident.edited")]
+    IncidentEdited { incident_id: IncidentId },
+    #[serde(rename = "incident.deleted")]
+    IncidentDeleted {
+        incident_id: IncidentId,
+        name: String,
+    },
+    #[serde(rename = "incident_update.edited")]
+    UpdateEdited {
+        incident_id: IncidentId,
+        update_id: UpdateId,
+    },
+    #[serde(rename = "postmortem.drafted")]
+    PostmortemDrafted { incident_id: IncidentId },
+    #[serde(rename = "postmortem.published")]
+    PostmortemPublished {
+        incident_id: IncidentId,
+        notify_subscribers: bool,
+    },
+    #[serde(rename = "postmortem.reverted")]
+    PostmortemReverted { incident_id: IncidentId },
+    #[serde(rename = "postmortem.deleted")]
+    PostmortemDeleted { incident_id: IncidentId },
+    #[serde(rename = "component.created")]
+    ComponentCreated { id: ComponentId, name: String },
+    #[serde(rename = "component.updated")]
+    ComponentUpdated { id: ComponentId },
+    #[serde(rename = "component.deleted")]
+    ComponentDeleted { id: ComponentId, name: String },
+    #[serde(rename = "component_group.created")]
+    GroupCreated { id: ComponentId, name: String },
+    #[serde(rename = "component_group.updated")]
+    GroupUpdated { id: ComponentId },
+    #[serde(rename = "component_group.deleted")]
+    GroupDeleted { id: ComponentId, name: String },
+    #[serde(rename = "component.status_changed")]
+    ComponentStatusChanged {
+        component_id: ComponentId,
+        old_status: ComponentStatus,
+        new_status: ComponentStatus,
+        incident_id: Option<IncidentId>,
+    },
+    #[serde(rename = "page.updated")]
+    PageUpdated { page_id: PageId },
+}
+
+/// What an event is about, as stored beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject<'a> {
+    pub kind: &'static str,
+    pub id: &'a str,
+}
+
+impl Event {
+    pub fn subject(&self) -> Subject<'_> {
+        use Event::*;
+        let (kind, id) = match self {
+            IncidentCreated { incident_id, .. }
+            | IncidentEdited { incident_id }
+            | IncidentDeleted { incident_id, .. }
+            | UpdateEdited { incident_id, .. }
+            | PostmortemDrafted { incident_id }
+            | PostmortemPublished { incident_id, .. }
+            | PostmortemReverted { incident_id }
+            | PostmortemDeleted { incident_id } => ("incident", incident_id.as_str()),
+            IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => {
+                ("incident", m.incident_id.as_str())
+            }
+            ComponentCreated { id, .. } | ComponentUpdated { id } | ComponentDeleted { id, .. } => {
+                ("component", id.as_str())
+            }
+            GroupCreated { id, .. } | GroupUpdated { id } | GroupDeleted { id, .. } => {
+                ("component_group", id.as_str())
+            }
+            ComponentStatusChanged { component_id, .. } => ("component", component_id.as_str()),
+            PageUpdated { page_id } => ("page", page_id.as_str()),
+        };
+        Subject { kind, id }
+    }
+
+    /// Whether readers of the public page can see the change. A postmortem draft is the
+    /// responders' own work until it is published.
+    pub fn is_public(&self) -> bool {
+        !matches!(self, Event::PostmortemDrafted { .. })
+    }
+
+    /// The incident the event concerns, if any.
+    pub fn incident_id(&self) -> Option<&IncidentId> {
+        use Event::*;
+        match self {
+            IncidentCreated { incident_id, .. }
+            | IncidentEdited { incident_id }
+            | IncidentDeleted { incident_id, .. }
+            | UpdateEdited { incident_id, .. }
+            | PostmortemDrafted { incident_id }
+            | PostmortemPublished { incident_id, .. }
+            | PostmortemReverted { incident_id }
+            | PostmortemDeleted { incident_id } => Some(incident_id),
+            IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => Some(&m.incident_id),
+            ComponentStatusChanged { incident_id, .. } => incident_id.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// `(kind, payload)` as stored.
+    pub fn to_parts(&self) -> (String, serde_json::Value) {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut m)) => {
+                let kind = match m.remove("kind") {
+                    Some(serde_json::Value::String(k)) => k,
+                    _ => String::new(),
+                };
+                let payload = m.remove("payload").unwrap_or(serde_json::Value::Null);
+                (kind, payload)
+            }
+            _ => (String::new(), serde_json::Value::Null),
+        }
+    }
+
+    /// Reads a stored event back; `None` for kinds this version does not know.
+    pub fn from_parts(kind: &str, payload: serde_json::Value) -> Option<Event> {
+        serde_json::from_value(serde_json::json!({"kind": kind, "payload": payload})).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_stored_form_is_stable() {
+        let e = Event::IncidentResolved(StatusMove {
+            incident_id: "inc1".into(),
+            update_id: "upd1".into(),
+            old_status: IncidentStatus::Identified,
+            status: IncidentStatus::Resolved,
+        });
+        let (kind, payload) = e.to_parts();
+        assert_eq!(kind, "incident.resolved");
+        assert_eq!(
+            payload,
+            json!({"incident_id": "inc1", "update_id": "upd1", "old_status": "identified", "status": "resolved"})
+        );
+        assert_eq!(Event::from_parts(&kind, payload), Some(e.clone()));
+        assert_eq!(
+            e.subject(),
+            Subject {
+                kind: "incident",
+                id: "inc1"
+            }
+        );
+        let c = Event::ComponentStatusChanged {
+            component_id: "c1".into(),
+            old_status: ComponentStatus::Operational,
+            new_status: ComponentStatus::MajorOutage,
+            incident_id: None,
+        };
+        assert_eq!(
+            c.to_parts(),
+            (
+                "component.status_changed".to_owned(),
+                json!({"component_id": "c1", "old_status": "operational", "new_status": "major_outage", "incident_id": null})
+            )
+        );
+        assert_eq!(Event::from_parts("something.new", json!({})), None);
+    }
+
+    #[test]
+    fn drafts_are_private() {
+        assert!(
+            !Event::PostmortemDrafted {
+                incident_id: "i".into()
+            }
+            .is_public()
+        );
+        assert!(
+            Event::PostmortemPublished {
+                incident_id: "i".into(),
+                notify_subscribers: false
+            }
+            .is_public()
+        );
+    }
+}
