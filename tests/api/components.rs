@@ -131,3 +131,26 @@ async fn bad_component_input_is_refused_clearly() {
         "nothing was written"
     );
 }
+
+#[tokio::test]
+async fn the_page_has_a_subdomain_clients_can_rely_on() {
+    let app =
+        TestApp::spawn_with(|s| s.public_url = Some("https://status.acme.example".into())).await;
+    let page = app.get(&app.page_path("")).await.expect(200).json();
+    assert_eq!(page["subdomain"], "status");
+    let page = app
+        .patch(&app.page_path(""), json!({"page": {"subdomain": "Acme"}}))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(page["subdomain"], "acme");
+    let r = app
+        .patch(
+            &app.page_path(""),
+            json!({"page": {"subdomain": "no dots.here"}}),
+        )
+        .await
+        .expect(422)
+        .json();
+    assert_eq!(r["error"]["field"], "page.subdomain");
+}

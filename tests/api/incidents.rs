@@ -622,3 +622,130 @@ async fn resending_the_same_status_posts_no_update() {
         "{r}"
     );
 }
+
+/// Error fields are the request's own path, on POST as on PATCH.
+#[tokio::test]
+async fn refusals_name_the_field_by_its_request_path() {
+    let app = TestApp::spawn().await;
+    let future = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let post = app
+        .post(
+            &app.page_path("/incidents"),
+            json!({"incident": {"name": "x", "started_at": future}}),
+        )
+        .await
+        .expect(422)
+        .json();
+    assert_eq!(post["error"]["field"], "incident.started_at");
+    assert_eq!(post["error"]["code"], "invalid_transition");
+    let inc = app.create_incident(json!({"name": "y"})).await;
+    let path = app.page_path(&format!("/incidents/{}", inc["id"].as_str().unwrap_or("")));
+    let patch = app
+        .patch(&path, json!({"incident": {"started_at": future}}))
+        .await
+        .expect(422)
+        .json();
+    assert_eq!(patch["error"]["field"], "incident.started_at");
+    for (body, field) in [
+        (json!({"name": " "}), "incident.name"),
+        (
+            json!({"status": "resolved", "resolved_at": "2000-01-01T00:00:00Z"}),
+            "incident.resolved_at",
+        ),
+        (
+            json!({"components": {"nope": "major_outage"}}),
+            "incident.components.nope",
+        ),
+        (
+            json!({"status": "monitoring", "next_update_in_minutes": 0}),
+            "incident.next_update_in_minutes",
+        ),
+    ] {
+        let r = app
+            .patch(&path, json!({ "incident": body }))
+            .await
+            .expect(422)
+            .json();
+        assert_eq!(r["error"]["field"], field, "{r}");
+    }
+    let r = app
+        .post(
+            &app.page_path("/incidents"),
+            json!({"incident": {"name": "a\u{0}b"}}),
+        )
+        .await
+        .expect(422)
+        .json();
+    assert_eq!(
+        r["error"]["field"], "incident.name",
+        "control characters are refused"
+    );
+}
+
+/// Deleting an open incident lets go of its components: back to operational, unless
+/// another open incident still holds them.
+#[tokio::test]
+async fn deleting_an_open_incident_releases_its_components() {
+    let app = TestApp::spawn().await;
+    let c = app.create_component("Voice", None).await;
+    let cid = c["id"].as_str().unwrap_or("");
+    let a = app
+        .create_incident(json!({"name": "A", "components": {cid: "major_outage"}}))
+        .await;
+    let b = app
+        .create_incident(json!({"name": "B", "components": {cid: "degraded_performance"}}))
+        .await;
+    let path = |i: &Value| app.page_path(&format!("/incidents/{}", i["id"].as_str().unwrap_or("")));
+    app.delete(&path(&b)).await.expect(200);
+    assert_eq!(
+        app.component(cid).await["status"],
+        "major_outage",
+        "A still holds it"
+    );
+    app.delete(&path(&a)).await.expect(200);
+    assert_eq!(app.component(cid).await["status"], "operational");
+    let status = app.public("/api/v2/status.json").await.json();
+    assert_eq!(status["status"]["indicator"], "none");
+    let kinds: Vec<Value> = app
+        .events()
+        .await
+        .iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert!(kinds.contains(&json!("incident.deleted")));
+}
+
+/// Time comes from the server's clock: a promise becomes overdue when the clock passes
+/// it, with no sleeping.
+#[tokio::test]
+async fn a_promise_turns_overdue_as_the_clock_moves() {
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-23T14:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default();
+    let app = TestApp::spawn_at(t0).await;
+    let inc = app
+        .create_incident(json!({"name": "Calls dropping", "status": "investigating", "next_update_in_minutes": 30}))
+        .await;
+    assert_eq!(inc["created_at"], "2026-11-23T14:00:00.000Z");
+    assert_eq!(inc["next_update_due_at"], "2026-11-23T14:30:00.000Z");
+    let page = app.public("/").await.expect(200).text;
+    assert!(page.contains("Next update expected by") && !page.contains("overdue-tag"));
+    app.clock.advance(chrono::Duration::minutes(31));
+    app.rebuild().await;
+    let page = app.public("/").await.expect(200).text;
+    assert!(
+        page.contains("overdue-tag"),
+        "the promise is overdue at 14:31"
+    );
+    let inc = app
+        .update_incident(
+            inc["id"].as_str().unwrap_or(""),
+            json!({"status": "identified", "next_update_in_minutes": 30}),
+        )
+        .await;
+    assert_eq!(
+        inc["incident_updates"][0]["created_at"],
+        "2026-11-23T14:31:00.000Z"
+    );
+    assert_eq!(inc["next_update_due_at"], "2026-11-23T15:01:00.000Z");
+}

@@ -193,7 +193,13 @@ pub async fn migrate(url: &str) -> Result<()> {
 
 async fn connect(url: &str) -> Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false)
+    // Every statement at debug (`RUST_LOG=sqlx::query=debug`), slow ones as warnings.
+    opts.sqlx_logging(true)
+        .sqlx_logging_level(tracing::log::LevelFilter::Debug)
+        .sqlx_slow_statements_logging_settings(
+            tracing::log::LevelFilter::Warn,
+            Duration::from_secs(1),
+        )
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
