@@ -107,7 +107,7 @@ impl TestApp {
         adjust: impl FnOnce(&mut Settings),
     ) -> TestApp {
         if std::env::var("TEST_LOG").is_ok() {
-            herald::telemetry::init("pretty");
+            herald::telemetry::init("pretty", "info");
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener

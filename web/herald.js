@@ -85,7 +85,7 @@
     if (busy || document.hidden) return;
     busy = true;
     try {
-      const res = await fetch("/live.json", {
+      const res = await fetch((body.dataset.base || "") + "/live.json", {
         cache: "no-cache",
         headers: { Accept: "application/json" },
       });

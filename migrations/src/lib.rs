@@ -1,9 +1,11 @@
 //! Herald's schema, as sea-orm migrations applied at start and by `herald migrate`.
 
+pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_core;
 mod m20261201_000001_add_page_subdomain;
+mod m20261201_000002_add_audit_client_addr;
 
 pub struct Migrator;
 
@@ -12,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_core::Migration),
             Box::new(m20261201_000001_add_page_subdomain::Migration),
+            Box::new(m20261201_000002_add_audit_client_addr::Migration),
         ]
     }
 }

@@ -1,24 +1,41 @@
 //! The application's state: one set of cheap handles shared by every request and every
 //! background task. `public` and `http` both depend on it, and on nothing of each other.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use crate::{clock::Clock, config::Settings, snapshot::Snapshots, store::Store};
+use crate::{
+    clock::Clock, config::Settings, render::statuspage::base_path, snapshot::Snapshots,
+    store::Store,
+};
 
 pub struct AppState {
     pub store: Store,
     pub snapshots: Arc<Snapshots>,
     pub clock: Clock,
     pub settings: Arc<Settings>,
+    /// The path every route lives under (`/status`), from the page's public URL; empty
+    /// at the root.
+    pub base: String,
+    draining: AtomicBool,
 }
 
 /// How long an admin write waits for the public side to show it before answering.
 const SHOWN_WITHIN: Duration = Duration::from_secs(5);
 
+/// How long a readiness probe waits for the database.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl AppState {
-    /// Opens the store (applying migrations) and builds the first public snapshot.
-    pub async fn open(settings: Settings, public_url: &str, clock: Clock) -> anyhow::Result<Self> {
-        let store = Store::open(&settings.database_url, Some(public_url), clock.now()).await?;
+    /// Builds the first public snapshot of the page in `store`.
+    pub async fn open(settings: Settings, store: Store, clock: Clock) -> anyhow::Result<Self> {
+        let page = crate::store::pages::get(store.db(), store.page_id()).await?;
+        let base = base_path(&page.url);
         let snapshots = Arc::new(Snapshots::new(&settings)?);
         snapshots.rebuild(&store, clock.now()).await;
         Ok(AppState {
@@ -26,6 +43,8 @@ impl AppState {
             snapshots,
             clock,
             settings: Arc::new(settings),
+            base,
+            draining: AtomicBool::new(false),
         })
     }
 
@@ -45,5 +64,23 @@ impl AppState {
         if let Some(seq) = seq {
             let _ = tokio::time::timeout(SHOWN_WITHIN, self.snapshots.reached(seq)).await;
         }
+    }
+
+    /// From now on readiness fails, so load balancers stop sending new requests while
+    /// the ones in flight finish.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Whether the database answers within [`PROBE_TIMEOUT`].
+    pub async fn database_reachable(&self) -> bool {
+        matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, self.store.ping()).await,
+            Ok(Ok(()))
+        )
     }
 }

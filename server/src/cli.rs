@@ -1,26 +1,52 @@
-//! The `herald` command line: serve, migrate, tokens and the page.
+//! The `herald` command line: serve, migrate, tokens, the page, backups and moves.
 
-use std::{net::TcpListener, path::PathBuf};
+use std::{
+    io::IsTerminal,
+    net::TcpListener,
+    path::{Path, PathBuf},
+};
 
 use clap::{Parser, Subcommand};
 
-use crate::{clock::Clock, config::Settings, domain::Role, server, store};
+use crate::{
+    clock::Clock,
+    config::Settings,
+    domain::Role,
+    server,
+    store::{
+        self, Store,
+        database::{self, Mode},
+        export,
+    },
+};
 
 /// Herald: incident communication and status pages.
 ///
 /// Settings come from built-in defaults, then the TOML file given with --config, then
-/// HERALD_* environment variables, then command-line flags:
+/// HERALD_* environment variables, then command-line flags. A setting Herald does not
+/// know is an error. Secrets can be read from a file: HERALD_DATABASE_URL_FILE.
 ///
 ///   HERALD_BIND               address to listen on (default 127.0.0.1:8080)
 ///   HERALD_DATABASE_URL       sqlite://FILE?mode=rwc (default sqlite://herald.db?mode=rwc
 ///                             in the working directory) or postgres://USER@HOST/DB
-///   HERALD_PUBLIC_URL         the page's public address, for absolute links
-///                             (default http://<bind>)
+///                             (?sslmode=require|verify-ca|verify-full&sslrootcert=FILE)
+///   HERALD_DATABASE_URL_FILE  a file holding the database URL
+///   HERALD_PUBLIC_URL         the page's public address, for absolute links; its path
+///                             (https://example.com/status/) is where every route lives.
+///                             Unset: the address stored with the page is kept
 ///   HERALD_TEMPLATES_DIR      a folder of templates overriding the built-in ones
+///   HERALD_LOG                what to log, as RUST_LOG directives (default info;
+///                             herald::access=debug logs every public request too);
+///                             RUST_LOG wins when set
 ///   HERALD_LOG_FORMAT         pretty (default) or json
 ///   HERALD_POLL_INTERVAL_MS   how often to look for changes made by other instances
 ///                             sharing the database (default 500)
 ///   HERALD_WORKERS            HTTP worker threads (default: one per core)
+///   HERALD_MIGRATE            apply migrations when serve starts (default true)
+///   HERALD_SHUTDOWN_TIMEOUT   seconds in-flight requests get after SIGTERM/SIGINT
+///                             (default 10)
+///   HERALD_TRUSTED_PROXIES    comma-separated addresses or CIDRs of reverse proxies
+///                             whose X-Forwarded-For / Forwarded name the client
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -36,7 +62,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server: applies migrations, prints an admin token on first start.
+    /// Run the server: creates and migrates the database if need be, and writes an
+    /// admin token on first start (to the terminal, or to a 0600 file beside the
+    /// database when there is no terminal).
     Serve {
         /// Address to listen on, overriding the settings.
         #[arg(long)]
@@ -49,7 +77,11 @@ pub enum Command {
         demo: bool,
     },
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate {
+        /// List applied and pending migrations instead; changes nothing.
+        #[arg(long)]
+        status: bool,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -60,14 +92,31 @@ pub enum Command {
         #[command(subcommand)]
         command: PageCommand,
     },
+    /// Copy a SQLite database to FILE while Herald runs (consistent, online).
+    Backup {
+        /// The new file to write.
+        file: PathBuf,
+    },
+    /// Write the whole page (components, incidents, history, tokens, logs) as one JSON
+    /// document, to FILE or standard output.
+    Export {
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Read a document written by `herald export` into an empty database (created and
+    /// migrated if need be): the way from SQLite to PostgreSQL.
+    Import {
+        /// The export document.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a token and print it, alone, on stdout. It is shown only once.
     Create {
-        /// viewer (read), responder (incidents and components) or admin (everything).
-        #[arg(long, default_value = "admin")]
+        /// viewer (read; the default), responder (incidents and components) or admin.
+        #[arg(long, default_value = "viewer")]
         role: Role,
         /// A name to recognise the token by.
         #[arg(long)]
@@ -94,12 +143,36 @@ impl clap::ValueEnum for Role {
     }
 }
 
+/// The binary's entry point.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("herald: could not start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = Clock::system();
     let mut settings = Settings::load(cli.config.as_deref())?;
     if let Some(db) = cli.database_url {
         settings.database_url = db;
     }
+    settings.check()?;
+    crate::telemetry::init(&settings.log_format, &settings.log);
     match cli.command {
         Command::Serve {
             bind,
@@ -113,14 +186,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.public_url = Some(u);
             }
             settings.check()?;
-            crate::telemetry::init(&settings.log_format);
             serve(settings, demo, clock).await
         }
-        Command::Migrate => {
-            store::migrate(&settings.database_url).await?;
-            eprintln!("migrations applied");
-            Ok(())
-        }
+        Command::Migrate { status } => migrate(&settings, status).await,
         Command::Token { command } => {
             let st = open(&settings, &clock).await?;
             match command {
@@ -147,6 +215,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("revoked {} ({})", t.id, t.name);
                 }
             }
+            st.close().await;
             Ok(())
         }
         Command::Page {
@@ -155,21 +224,104 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let st = open(&settings, &clock).await?;
             let page = store::pages::get(st.db(), st.page_id()).await?;
             println!(
-                "id: {}\nname: {}\nurl: {}\ntime_zone: {}",
-                page.id, page.name, page.url, page.time_zone
+                "id: {}\nname: {}\nurl: {}\ntime_zone: {}\nsubdomain: {}",
+                page.id,
+                page.name,
+                page.url,
+                page.time_zone,
+                page.subdomain()
+            );
+            st.close().await;
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let (db, target) = database::connect(&settings.database_url, Mode::Existing).await?;
+            database::backup(&db, &target, &file).await?;
+            database::close(&db).await;
+            eprintln!("backed up the {} to {}", target.description, file.display());
+            Ok(())
+        }
+        Command::Export { output } => {
+            let (db, target) = database::connect(&settings.database_url, Mode::Existing).await?;
+            let doc = export::export(&db, clock.now()).await?;
+            database::close(&db).await;
+            let json = serde_json::to_vec_pretty(&doc)?;
+            match output {
+                Some(path) => {
+                    database::create_private_file(&path)?;
+                    std::fs::write(&path, json)?;
+                    eprintln!("exported the {} to {}", target.description, path.display());
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&json)?;
+                }
+            }
+            Ok(())
+        }
+        Command::Import { file } => {
+            let text = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let doc: export::Document = serde_json::from_slice(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not a Herald export: {e}", file.display()))?;
+            let (db, target) = export::open_for_import(&settings.database_url).await?;
+            let result = export::import(&db, doc).await;
+            database::close(&db).await;
+            result?;
+            eprintln!(
+                "imported {} into the {}",
+                file.display(),
+                target.description
             );
             Ok(())
         }
     }
 }
 
-async fn open(settings: &Settings, clock: &Clock) -> anyhow::Result<store::Store> {
-    Ok(store::Store::open(&settings.database_url, None, clock.now()).await?)
+async fn migrate(settings: &Settings, status: bool) -> anyhow::Result<()> {
+    let mode = if status { Mode::Inspect } else { Mode::Create };
+    let (db, target) = database::connect(&settings.database_url, mode).await?;
+    if status {
+        println!("{}", target.description);
+        for (name, applied) in database::status(&db).await? {
+            println!("{}\t{name}", if applied { "applied" } else { "pending" });
+        }
+    } else {
+        let applied = database::migrate(&db).await?;
+        eprintln!(
+            "{} migration(s) applied to the {}",
+            applied.len(),
+            target.description
+        );
+    }
+    database::close(&db).await;
+    Ok(())
+}
+
+/// Opens an existing, migrated database and its page (every command but `serve`,
+/// `migrate` and `import`).
+async fn open(settings: &Settings, clock: &Clock) -> anyhow::Result<Store> {
+    let (db, _) = database::connect(&settings.database_url, Mode::Existing).await?;
+    let store = Store::open(db, None, "http://127.0.0.1:8080", clock.now()).await?;
+    Ok(store)
+}
+
+/// Where the first admin token goes when there is no terminal: beside a SQLite
+/// database, else in the working directory.
+fn token_file(settings: &Settings) -> PathBuf {
+    let dir = database::Target::of(&settings.database_url)
+        .file
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    dir.join("herald-admin-token")
 }
 
 async fn serve(settings: Settings, demo: bool, clock: Clock) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(&settings.bind)?;
+    let signals = Signals::listen()?;
+    let listener = TcpListener::bind(&settings.bind)
+        .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.bind))?;
     let addr = listener.local_addr()?;
+    let token_path = token_file(&settings);
     let running = server::launch(settings, listener, clock.clone()).await?;
     let store = running.state.store.clone();
     if demo && store::seed::demo(&store, clock.now()).await? {
@@ -183,25 +335,108 @@ async fn serve(settings: Settings, demo: bool, clock: Clock) -> anyhow::Result<(
             .await?;
         let (_, secret) = store::tokens::issue(&mut w, "initial admin", Role::Admin).await?;
         w.commit().await?;
-        println!(
-            "\nFirst start: an admin API token was created. It is shown only this once:\n\n    {}\n",
-            secret.0
-        );
-        println!(
-            "Try:  curl -H 'Authorization: OAuth {}' http://{addr}/v1/pages/{}/incidents\n",
-            secret.0,
-            store.page_id()
-        );
-    }
-    let public_url = running.state.settings.public_url(addr);
-    tracing::info!(%addr, %public_url, page_id = %store.page_id(), "Herald is serving; status page at {public_url}/");
-    let handle = running.handle.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("shutting down");
-            handle.stop(true).await;
+        let base = &running.state.base;
+        if std::io::stdout().is_terminal() {
+            println!(
+                "\nFirst start: an admin API token was created. It is shown only this once:\n\n    {}\n",
+                secret.0
+            );
+            println!(
+                "Try:  curl -H 'Authorization: OAuth {}' http://{addr}{base}/v1/pages/{}/incidents\n",
+                secret.0,
+                store.page_id()
+            );
+        } else {
+            // Not on a terminal (a service manager, a container): standard output goes
+            // to a journal, so the secret goes to a file only its owner can read.
+            let _ = std::fs::remove_file(&token_path);
+            database::create_private_file(&token_path)?;
+            std::fs::write(&token_path, format!("{}\n", secret.0))?;
+            tracing::warn!(path = %token_path.display(), "first start: the admin API token was written to {}; read it, then delete the file", token_path.display());
         }
-    });
+    }
+    let page = store::pages::get(store.db(), store.page_id()).await?;
+    tracing::info!(%addr, url = %page.url, page_id = %store.page_id(), "Herald is serving; status page at {}/", page.url);
+    let stopping = tokio::spawn(signals.handle(running.state.clone(), running.handle.clone()));
     running.server.await?;
+    stopping.abort();
+    running.state.store.close().await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGTERM and SIGINT drain: readiness fails, new connections are refused, requests in
+/// flight finish (up to the shutdown timeout); a second signal stops at once. SIGHUP is
+/// logged and otherwise ignored (settings are read at start only).
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Takes the signals over before anything else starts.
+    fn listen() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+                _ = self.hup.recv() => "SIGHUP",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+
+    async fn handle(
+        mut self,
+        state: actix_web::web::Data<crate::app::AppState>,
+        handle: actix_web::dev::ServerHandle,
+    ) {
+        let mut draining = false;
+        loop {
+            match self.next().await {
+                "SIGHUP" => tracing::info!(
+                    "SIGHUP received: Herald reads its settings at start only; restart it to apply changes"
+                ),
+                signal if draining => {
+                    tracing::warn!(signal, "second signal: stopping now");
+                    handle.stop(false).await;
+                    return;
+                }
+                signal => {
+                    draining = true;
+                    state.start_draining();
+                    tracing::info!(
+                        signal,
+                        timeout_s = state.settings.shutdown_timeout,
+                        "draining: finishing requests in flight, then stopping"
+                    );
+                    let handle = handle.clone();
+                    tokio::spawn(async move { handle.stop(true).await });
+                }
+            }
+        }
+    }
 }

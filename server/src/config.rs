@@ -1,5 +1,7 @@
 //! Typed settings from defaults, an optional TOML file and `HERALD_*` variables, in that
-//! order; checked once at start.
+//! order; checked once at start. A key Herald does not know, in the file or the
+//! environment, is an error that names it: a typo must never start Herald on the wrong
+//! database. Secrets can be read from files (`HERALD_DATABASE_URL_FILE`).
 
 use std::{fmt, net::SocketAddr, path::PathBuf};
 
@@ -7,26 +9,45 @@ use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address to listen on (`HERALD_BIND`).
     pub bind: String,
     /// `sqlite://FILE?mode=rwc` or `postgres://...` (`HERALD_DATABASE_URL`).
     pub database_url: String,
+    /// A file holding the database URL (`HERALD_DATABASE_URL_FILE`); wins over
+    /// `database_url`.
+    pub database_url_file: Option<PathBuf>,
     /// The public address of the status page, for absolute links (`HERALD_PUBLIC_URL`).
-    /// Defaults to `http://<bind>`.
+    /// Its path, if any, is where every route lives (`https://example.com/status/`).
+    /// When unset, the address stored with the page is kept.
     pub public_url: Option<String>,
     /// A folder whose templates override the built-in ones (`HERALD_TEMPLATES_DIR`).
     pub templates_dir: Option<PathBuf>,
     /// `pretty` or `json` (`HERALD_LOG_FORMAT`).
     pub log_format: String,
+    /// What to log, as `RUST_LOG` directives (`HERALD_LOG`, default `info`);
+    /// `RUST_LOG` wins when set.
+    pub log: String,
     /// How often, in milliseconds, an instance checks the shared database for changes
     /// made by other instances (`HERALD_POLL_INTERVAL_MS`).
     pub poll_interval_ms: u64,
     /// HTTP worker threads (`HERALD_WORKERS`); defaults to the number of cores.
     pub workers: Option<usize>,
+    /// Apply pending migrations when `serve` starts (`HERALD_MIGRATE`, default true).
+    /// Set false where the database role has no DDL rights; run `herald migrate` with
+    /// one that does.
+    pub migrate: bool,
+    /// Seconds to let in-flight requests finish after SIGTERM or SIGINT
+    /// (`HERALD_SHUTDOWN_TIMEOUT`).
+    pub shutdown_timeout: u64,
+    /// Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the client (`HERALD_TRUSTED_PROXIES`, comma-separated).
+    pub trusted_proxies: String,
 }
 
 impl Default for Settings {
@@ -34,40 +55,63 @@ impl Default for Settings {
         Settings {
             bind: "127.0.0.1:8080".into(),
             database_url: "sqlite://herald.db?mode=rwc".into(),
+            database_url_file: None,
             public_url: None,
             templates_dir: None,
             log_format: "pretty".into(),
+            log: "info".into(),
             poll_interval_ms: 500,
             workers: None,
+            migrate: true,
+            shutdown_timeout: 10,
+            trusted_proxies: String::new(),
         }
+    }
+}
+
+/// A database URL without its password, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(a URL that does not parse)".to_owned(),
     }
 }
 
 /// Hides the database password.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let db = match url::Url::parse(&self.database_url) {
-            Ok(mut u) if u.password().is_some() => {
-                let _ = u.set_password(Some("REDACTED"));
-                u.to_string()
-            }
-            _ => self.database_url.clone(),
-        };
         f.debug_struct("Settings")
             .field("bind", &self.bind)
-            .field("database_url", &db)
+            .field("database_url", &redact(&self.database_url))
+            .field("database_url_file", &self.database_url_file)
             .field("public_url", &self.public_url)
             .field("templates_dir", &self.templates_dir)
             .field("log_format", &self.log_format)
+            .field("log", &self.log)
             .field("poll_interval_ms", &self.poll_interval_ms)
             .field("workers", &self.workers)
+            .field("migrate", &self.migrate)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
 
+/// `HERALD_*` variables that are not settings: the config file's path (read by the
+/// command line) and the test suite's database.
+const NOT_SETTINGS: &[&str] = &["config", "test_database_url"];
+
 impl Settings {
     /// Loads defaults, then `file` if given, then `HERALD_*` variables.
     pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
+        Self::load_from(file, Env::prefixed("HERALD_"))
+    }
+
+    fn load_from(file: Option<&std::path::Path>, env: Env) -> anyhow::Result<Settings> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = file {
             if !file.exists() {
@@ -75,11 +119,22 @@ impl Settings {
             }
             fig = fig.merge(Toml::file(file));
         }
-        let settings: Settings = fig
-            .merge(Env::prefixed("HERALD_").ignore(&["config"]))
-            .extract()?;
+        let mut settings: Settings = fig
+            .merge(env.ignore(NOT_SETTINGS))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("{}", describe(e)))?;
+        settings.read_secret_files()?;
         settings.check()?;
         Ok(settings)
+    }
+
+    fn read_secret_files(&mut self) -> anyhow::Result<()> {
+        if let Some(path) = &self.database_url_file {
+            let url = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("database_url_file {}: {e}", path.display()))?;
+            self.database_url = url.trim().to_owned();
+        }
+        Ok(())
     }
 
     pub fn check(&self) -> anyhow::Result<()> {
@@ -89,28 +144,132 @@ impl Settings {
                 self.bind
             )
         })?;
-        if !(self.database_url.starts_with("sqlite:")
+        let scheme_ok = self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://"))
-        {
-            anyhow::bail!("database_url must start with sqlite: or postgres://");
+            || self.database_url.starts_with("postgresql://");
+        if !scheme_ok || url::Url::parse(&self.database_url).is_err() {
+            anyhow::bail!(
+                "database_url {} is not a sqlite: or postgres:// URL",
+                redact(&self.database_url)
+            );
         }
         if let Some(u) = &self.public_url {
-            url::Url::parse(u)
+            let parsed = url::Url::parse(u)
                 .map_err(|e| anyhow::anyhow!("public_url '{u}' is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                anyhow::bail!("public_url '{u}' must be an http:// or https:// address");
+            }
+            if parsed.query().is_some() || parsed.fragment().is_some() {
+                anyhow::bail!("public_url '{u}' must not have a query or a fragment");
+            }
         }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             anyhow::bail!("log_format must be 'pretty' or 'json'");
         }
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| anyhow::anyhow!("log '{}' is not a log filter: {e}", self.log))?;
+        self.proxies()?;
         Ok(())
     }
 
-    /// The public URL, defaulting to the bound address.
-    pub fn public_url(&self, bound: SocketAddr) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"))
-            .trim_end_matches('/')
-            .to_owned()
+    /// The trusted proxies, parsed.
+    pub fn proxies(&self) -> anyhow::Result<Vec<IpNet>> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!("trusted_proxies: '{s}' is not an address or a CIDR")
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Figment's errors, said the way an operator reads them: which key, from where.
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let from = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
+            match &e.kind {
+                figment::error::Kind::UnknownField(field, _) => {
+                    let var = format!("HERALD_{}", field.to_ascii_uppercase());
+                    if from.contains("environment") {
+                        format!("unknown setting {var} in the environment (see `herald --help` for the settings)")
+                    } else {
+                        format!("unknown setting '{field}' in {from} (see `herald --help` for the settings)")
+                    }
+                }
+                _ => format!("{e}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Env {
+        Env::prefixed("HERALD_UNIT_TEST_NOTHING_")
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("herald.toml");
+        std::fs::write(&file, "databse_url = \"postgres://x@db/herald\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = Settings::load_from(Some(&file), no_env())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_passwords_never_show() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let secret = dir.path().join("db");
+        std::fs::write(
+            &secret,
+            "postgres://herald:s3cret@db.internal:5432/herald\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("herald.toml");
+        std::fs::write(
+            &file,
+            format!("database_url_file = {:?}\n", secret.display().to_string()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let s = Settings::load_from(Some(&file), no_env()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.database_url,
+            "postgres://herald:s3cret@db.internal:5432/herald"
+        );
+        assert!(!format!("{s:?}").contains("s3cret"));
+        assert!(!redact(&s.database_url).contains("s3cret"));
+    }
+
+    #[test]
+    fn proxies_are_addresses_or_cidrs() {
+        let s = Settings {
+            trusted_proxies: "10.0.0.0/8, 127.0.0.1,::1".into(),
+            ..Settings::default()
+        };
+        assert_eq!(s.proxies().map(|p| p.len()).ok(), Some(3));
+        let bad = Settings {
+            trusted_proxies: "10.0.0.0/8,proxy".into(),
+            ..Settings::default()
+        };
+        assert!(bad.check().is_err());
     }
 }

@@ -1,13 +1,26 @@
+//! Logs on standard error: readable lines by default (coloured only on a terminal),
+//! JSON lines with `log_format = "json"`. What is logged comes from `RUST_LOG` when set,
+//! else from the `log` setting (default `info`); `herald::access=debug` adds a line
+//! for every public request, not only the admin API's.
+
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt};
 
-/// Logs to stderr: readable by default, JSON lines with `log_format = "json"`.
-/// `RUST_LOG` filters; the default is `info`.
-pub fn init(format: &str) {
+pub fn init(format: &str, log: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        .or_else(|_| {
+            EnvFilter::try_new(format!(
+                "{log},sqlx=warn,sea_orm=warn,sea_orm_migration=warn"
+            ))
+        })
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if format == "json" {
-        builder.json().try_init()
+        builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()
     };

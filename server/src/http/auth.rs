@@ -4,14 +4,14 @@
 
 use actix_web::{
     Error, FromRequest, HttpMessage, HttpRequest,
-    body::MessageBody,
+    body::{EitherBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
     middleware::Next,
     web,
 };
 use futures_util::future::{Ready, ready};
 
-use super::{Api, error::ApiError, routes};
+use super::{Api, access::ClientAddr, error::ApiError, routes};
 use crate::app::AppState;
 use crate::domain::Role;
 use crate::store::{Actor, tokens};
@@ -33,28 +33,35 @@ fn presented_key(req: &ServiceRequest) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Errors become responses here, so the access log (outside) sees their status.
 pub async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    if req.path() == "/v1/openapi.json" {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    match actor(&req).await {
+        Ok(actor) => {
+            req.extensions_mut().insert(actor);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+    }
+}
+
+/// The token's holder, if the key is live and its role reaches the operation's.
+async fn actor(req: &ServiceRequest) -> Result<Actor, ApiError> {
     let (Some(state), Some(api)) = (
         req.app_data::<web::Data<AppState>>().cloned(),
         req.app_data::<web::Data<Api>>().cloned(),
     ) else {
-        return Err(ApiError::Internal("application state missing".into()).into());
+        return Err(ApiError::Internal("application state missing".into()));
     };
-    if req.path() == "/v1/openapi.json" {
-        return Ok(next.call(req).await?.map_into_left_body());
-    }
-    let Some(key) = presented_key(&req) else {
-        return Err(ApiError::Unauthorized.into());
-    };
+    let key = presented_key(req).ok_or(ApiError::Unauthorized)?;
     let token = tokens::authenticate(state.store.db(), &key, state.clock.now())
-        .await
-        .map_err(ApiError::from)?;
-    let Some(token) = token else {
-        return Err(ApiError::Unauthorized.into());
-    };
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     // Match on the path exactly as the router will see it (percent-decoded), and fail
     // closed: a request that matches no operation needs an admin key, so no spelling of
     // a path can reach a handler with less than the role the route table gives it.
@@ -64,22 +71,27 @@ pub async fn authorize(
         .map(|rest| rest.split('/').next().unwrap_or(""))
         && page_id != state.store.page_id().as_str()
     {
-        return Err(ApiError::NotFound(format!("page '{page_id}' was not found")).into());
+        return Err(ApiError::NotFound(format!(
+            "page '{page_id}' was not found"
+        )));
     }
     let need = routes::find(&api.ops, req.method(), &path).map_or(Role::Admin, |op| op.role);
     if token.role < need {
         return Err(ApiError::Forbidden {
             have: token.role.as_str(),
             need: need.as_str(),
-        }
-        .into());
+        });
     }
-    req.extensions_mut().insert(Actor {
+    Ok(Actor {
         token_id: Some(token.id.clone()),
         name: token.name.clone(),
         role: token.role,
-    });
-    Ok(next.call(req).await?.map_into_right_body())
+        client: req
+            .extensions()
+            .get::<ClientAddr>()
+            .and_then(|c| c.0)
+            .map(|ip| ip.to_string()),
+    })
 }
 
 impl FromRequest for Actor {

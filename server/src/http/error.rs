@@ -125,7 +125,7 @@ impl From<StoreError> for ApiError {
                 message: d.to_string(),
             },
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Corrupt(m) => ApiError::Internal(m),
+            StoreError::Corrupt(m) | StoreError::Open(m) => ApiError::Internal(m),
             StoreError::Db(db) => ApiError::Internal(db.to_string()),
         }
     }

@@ -1,5 +1,6 @@
 //! The admin API: parses, calls the store, responds. Every route is in [`v1::table`].
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -10,7 +11,7 @@ pub mod v1;
 
 use actix_web::{
     Error, HttpRequest, HttpResponse,
-    body::MessageBody,
+    body::{EitherBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::Uri,
     middleware::{Next, from_fn},
@@ -55,12 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(|cfg| v1::table().mount(cfg))
                 .default_service(web::to(no_such_route))
                 .wrap(from_fn(idempotency::replay_or_run))
-                .wrap(from_fn(auth::authorize))
-                // Admin requests are logged (path only: `?api_key=` carries a secret);
-                // public traffic is what a CDN in front logs.
-                .wrap(
-                    actix_web::middleware::Logger::new("%m %U %s %Dms").log_target("herald::admin"),
-                ),
+                .wrap(from_fn(auth::authorize)),
         );
 }
 
@@ -74,6 +70,40 @@ async fn no_such_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         req.method(),
         req.path()
     )))
+}
+
+/// Every route lives under the base path of the public URL (`/status`): it is taken
+/// off before routing, and anything outside it is not Herald's.
+pub async fn strip_base(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let base = req
+        .app_data::<web::Data<crate::app::AppState>>()
+        .map(|s| s.base.clone())
+        .unwrap_or_default();
+    if base.is_empty() {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let rest = match req.path().strip_prefix(base.as_str()) {
+        Some("") => "/".to_owned(),
+        Some(r) if r.starts_with('/') => r.to_owned(),
+        _ => {
+            let res = HttpResponse::NotFound()
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("Not found. This status page lives under {base}/"));
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    };
+    let pq = match req.query_string() {
+        "" => rest,
+        q => format!("{rest}?{q}"),
+    };
+    if let Ok(uri) = pq.parse::<Uri>() {
+        req.head_mut().uri = uri.clone();
+        req.match_info_mut().get_mut().update(&uri);
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// Statuspage clients may add `.json` to any manage API path; it is dropped before

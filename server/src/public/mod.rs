@@ -6,30 +6,82 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::{app::AppState, snapshot};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/incidents/{id}", web::route().to(incident_page))
-        .route("/history", web::route().to(history_page))
-        .default_service(web::route().to(serve));
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(healthz))
+            .route(web::head().to(healthz)),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(readyz))
+            .route(web::head().to(readyz)),
+    )
+    .service(
+        web::resource("/readyz/admin")
+            .route(web::get().to(readyz_admin))
+            .route(web::head().to(readyz_admin)),
+    )
+    .route("/incidents/{id}", web::route().to(incident_page))
+    .route("/history", web::route().to(history_page))
+    .default_service(web::route().to(serve));
 }
 
+/// Liveness: the process answers.
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("ok")
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .content_type("text/plain")
+        .body("ok")
 }
 
+fn probe(ready: bool, body: serde_json::Value) -> HttpResponse {
+    let mut res = if ready {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    res.insert_header(("Cache-Control", "no-store")).json(body)
+}
+
+/// Readiness of the public side, the probe for a load balancer: ready while a snapshot
+/// is being served and Herald is not draining. A database outage does not make it
+/// unready (the page is served from memory, and that is when it is needed most); it
+/// shows in the body and in `/readyz/admin`. Answers within about a second.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match (state.store.ping().await, state.snapshots.current()) {
-        (Ok(()), Some(_)) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        (Err(e), _) => {
-            tracing::warn!(error = %e, "not ready: database");
-            HttpResponse::ServiceUnavailable()
-                .content_type("text/plain")
-                .body("database unreachable")
-        }
-        (_, None) => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body("starting"),
-    }
+    let snap = state.snapshots.current();
+    let database = state.database_reachable().await;
+    let status = match (&snap, state.is_draining()) {
+        (_, true) => "draining",
+        (None, _) => "starting",
+        (Some(_), false) => "ready",
+    };
+    probe(
+        status == "ready",
+        serde_json::json!({
+            "status": status,
+            "database": if database { "reachable" } else { "unreachable" },
+            "snapshot_version": snap.as_ref().map(|s| s.version),
+            "snapshot_built_at": snap.as_ref().map(|s| s.built_at.to_rfc3339()),
+        }),
+    )
+}
+
+/// Readiness of the admin side: writes need the database.
+async fn readyz_admin(state: web::Data<AppState>) -> HttpResponse {
+    let database = state.database_reachable().await;
+    let draining = state.is_draining();
+    let status = match (draining, database) {
+        (true, _) => "draining",
+        (false, false) => "database unreachable",
+        (false, true) => "ready",
+    };
+    probe(
+        status == "ready",
+        serde_json::json!({
+            "status": status,
+            "database": if database { "reachable" } else { "unreachable" },
+        }),
+    )
 }
 
 fn only_get(req: &HttpRequest) -> Option<HttpResponse> {

@@ -17,6 +17,7 @@ use crate::domain::{ComponentStatus, IncidentStatus, uptime};
 pub fn layout(data: &Data, links: &StaticLinks, title: Option<&str>, path: &str) -> Layout {
     let name = data.page.name.clone();
     Layout {
+        base: data.ctx.base.clone(),
         title: title.map_or_else(
             || format!("{name} Status"),
             |t| format!("{t} · {name} Status"),
@@ -26,8 +27,8 @@ pub fn layout(data: &Data, links: &StaticLinks, title: Option<&str>, path: &str)
         page_url: data.ctx.url.clone(),
         page_name: name,
         time_zone: data.page.time_zone.clone(),
-        css_href: links.css.clone(),
-        js_href: links.js.clone(),
+        css_href: format!("{}{}", data.ctx.base, links.css),
+        js_href: format!("{}{}", data.ctx.base, links.js),
         version: data.version,
         updated: time_view(data.page.updated_at, data.ctx.tz),
     }
@@ -54,7 +55,7 @@ pub fn card(
     let open = i.status.is_open();
     IncidentCard {
         id: i.id.to_string(),
-        url: format!("/incidents/{}", i.id),
+        url: format!("{}/incidents/{}", ctx.base, i.id),
         name: i.name.clone(),
         status: i.status.as_str().to_owned(),
         status_label: i.status.label(),

@@ -18,15 +18,20 @@ use crate::store::pages::Page;
 #[derive(Debug, Clone)]
 pub struct PageCtx {
     pub id: PageId,
+    /// The public URL, without a trailing slash.
     pub url: String,
+    /// Its path (`/status`), which every link starts with; empty at the root.
+    pub base: String,
     pub tz: Tz,
 }
 
 impl PageCtx {
     pub fn new(page: &Page) -> PageCtx {
+        let url = page.url.trim_end_matches('/').to_owned();
         PageCtx {
             id: page.id.clone(),
-            url: page.url.trim_end_matches('/').to_owned(),
+            base: base_path(&url),
+            url,
             tz: page.time_zone.parse().unwrap_or(Tz::UTC),
         }
     }
@@ -61,6 +66,14 @@ impl PageCtx {
     pub fn shortlink(&self, incident_id: &IncidentId) -> String {
         format!("{}/incidents/{incident_id}", self.url)
     }
+}
+
+/// The path of a public URL, without the trailing slash: `https://x.example/status/`
+/// gives `/status`, the root gives an empty string.
+pub fn base_path(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -367,5 +380,16 @@ pub fn incident_doc(
             reminder_intervals: None,
             next_update_due_at: ctx.ts_opt(i.next_update_due_at),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_base_is_the_public_urls_path() {
+        assert_eq!(super::base_path("https://example.com/status/"), "/status");
+        assert_eq!(super::base_path("https://example.com/a/b"), "/a/b");
+        assert_eq!(super::base_path("https://example.com"), "");
+        assert_eq!(super::base_path("http://127.0.0.1:8080/"), "");
     }
 }

@@ -51,6 +51,8 @@ pub const RECENT_DAYS: i64 = 14;
 
 #[derive(Serialize)]
 pub struct Layout {
+    /// The path every link starts with (`/status`); empty at the root.
+    pub base: String,
     pub page_name: String,
     pub page_url: String,
     pub title: String,

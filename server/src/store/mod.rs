@@ -6,8 +6,10 @@
 
 pub mod audit;
 pub mod components;
+pub mod database;
 pub mod entity;
 pub mod events;
+pub mod export;
 pub mod idempotency;
 mod ids;
 pub mod incidents;
@@ -16,14 +18,12 @@ pub mod seed;
 pub mod tokens;
 mod values;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use migration::MigratorTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, Set, SqlErr, Statement,
-    TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::watch;
 
@@ -42,6 +42,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database could not be opened, or is not one Herald may use.
+    #[error("{0}")]
+    Open(String),
     #[error(transparent)]
     Db(DbErr),
 }
@@ -85,6 +88,8 @@ pub struct Actor {
     pub token_id: Option<TokenId>,
     pub name: String,
     pub role: Role,
+    /// The client's address, for the audit log.
+    pub client: Option<String>,
 }
 
 impl Actor {
@@ -94,8 +99,18 @@ impl Actor {
             token_id: None,
             name: name.to_owned(),
             role: Role::Admin,
+            client: None,
         }
     }
+}
+
+/// What a database holds, in a few words.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub page_name: String,
+    pub url: String,
+    pub components: u64,
+    pub incidents: u64,
 }
 
 /// A cheap, cloneable handle on the database.
@@ -109,18 +124,43 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects, applies pending migrations and makes sure the page row exists. A
-    /// server passes its public URL so the page's links follow it; tools pass `None`.
-    pub async fn open(url: &str, public_url: Option<&str>, now: DateTime<Utc>) -> Result<Store> {
-        let db = connect(url).await?;
-        migration::Migrator::up(&db, None).await?;
-        let page_id = pages::ensure(&db, public_url, now).await?;
+    /// Takes an opened, migrated database (see [`database::connect`]) and the page in
+    /// it, creating the page on first start. A server passes its public URL so the
+    /// page's links follow it; without one the stored address is kept, and a new page
+    /// gets `default_url`.
+    pub async fn open(
+        db: DatabaseConnection,
+        public_url: Option<&str>,
+        default_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Store> {
+        let page_id = pages::ensure(&db, public_url, default_url, now).await?;
         let head = events::latest_seq(&db).await?;
         Ok(Store {
             db,
             page_id,
             head: Arc::new(watch::channel(head).0),
         })
+    }
+
+    /// What the database holds, for the start-up line.
+    pub async fn summary(&self) -> Result<Summary> {
+        use sea_orm::PaginatorTrait;
+        let page = pages::get(&self.db, &self.page_id).await?;
+        Ok(Summary {
+            page_name: page.name,
+            url: page.url,
+            components: entity::components::Entity::find()
+                .filter(entity::components::Column::IsGroup.eq(false))
+                .count(&self.db)
+                .await?,
+            incidents: entity::incidents::Entity::find().count(&self.db).await?,
+        })
+    }
+
+    /// Closes the database (see [`database::close`]).
+    pub async fn close(&self) {
+        database::close(&self.db).await;
     }
 
     pub fn page_id(&self) -> &PageId {
@@ -182,40 +222,6 @@ fn advance(head: &watch::Sender<i64>, seq: i64) {
         *h = (*h).max(seq);
         moved
     });
-}
-
-/// Applies migrations only (for `herald migrate`).
-pub async fn migrate(url: &str) -> Result<()> {
-    let db = connect(url).await?;
-    migration::Migrator::up(&db, None).await?;
-    Ok(())
-}
-
-async fn connect(url: &str) -> Result<DatabaseConnection> {
-    let mut opts = ConnectOptions::new(url.to_owned());
-    // Every statement at debug (`RUST_LOG=sqlx::query=debug`), slow ones as warnings.
-    opts.sqlx_logging(true)
-        .sqlx_logging_level(tracing::log::LevelFilter::Debug)
-        .sqlx_slow_statements_logging_settings(
-            tracing::log::LevelFilter::Warn,
-            Duration::from_secs(1),
-        )
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
-    if url.starts_with("sqlite:") {
-        opts.max_connections(8).min_connections(1);
-    } else {
-        opts.max_connections(16);
-    }
-    let db = Database::connect(opts).await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA journal_mode=WAL",
-        ))
-        .await?;
-    }
-    Ok(db)
 }
 
 /// One write transaction with the actor and the time of the change. Events and audit
@@ -283,6 +289,7 @@ impl Write {
             at: Set(self.now),
             token_id: Set(self.actor.token_id.clone()),
             actor: Set(self.actor.name.clone()),
+            client_addr: Set(self.actor.client.clone()),
             action: Set(action.to_owned()),
             subject_type: Set(subject_type.to_owned()),
             subject_id: Set(subject_id.to_owned()),

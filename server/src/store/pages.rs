@@ -51,11 +51,13 @@ impl From<pages::Model> for Page {
     }
 }
 
-/// Returns the page's id, creating the page on first start; a server passes its public
-/// URL so the page's links follow it.
+/// Returns the page's id, creating the page on first start (at `public_url`, else
+/// `default_url`). A given public URL replaces a stored one that differs; without one
+/// the stored address is kept, with a warning, since links in mail and feeds use it.
 pub(super) async fn ensure(
     db: &impl ConnectionTrait,
     public_url: Option<&str>,
+    default_url: &str,
     now: DateTime<Utc>,
 ) -> Result<PageId> {
     let existing = pages::Entity::find()
@@ -63,20 +65,28 @@ pub(super) async fn ensure(
         .one(db)
         .await?;
     match (existing, public_url) {
-        (Some(p), None) => Ok(p.id),
         (Some(p), Some(u)) if p.url == u => Ok(p.id),
         (Some(p), Some(public_url)) => {
+            tracing::info!(from = %p.url, to = %public_url, "the page's public URL changed");
             let id = p.id.clone();
             let mut am: pages::ActiveModel = p.into();
             am.url = Set(public_url.to_owned());
             am.update(db).await?;
             Ok(id)
         }
+        (Some(p), None) => {
+            tracing::warn!(url = %p.url, "public_url is not set; keeping the page's stored address (set HERALD_PUBLIC_URL to change it)");
+            Ok(p.id)
+        }
         (None, public_url) => {
+            let url = public_url.unwrap_or(default_url);
+            if public_url.is_none() {
+                tracing::warn!(%url, "public_url is not set; links in feeds and mail will point at {url} (set HERALD_PUBLIC_URL)");
+            }
             let page = pages::ActiveModel {
                 id: Set(PageId::new(new_id())),
                 name: Set("Herald".to_owned()),
-                url: Set(public_url.unwrap_or("http://127.0.0.1:8080").to_owned()),
+                url: Set(url.to_owned()),
                 time_zone: Set("Etc/UTC".to_owned()),
                 subdomain: Set(None),
                 created_at: Set(now),

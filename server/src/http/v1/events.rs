@@ -58,6 +58,8 @@ pub struct AuditDoc {
     pub at: String,
     pub token_id: Option<crate::domain::TokenId>,
     pub actor: String,
+    /// The client's address (through trusted proxies).
+    pub client_addr: Option<String>,
     pub action: String,
     pub subject_type: String,
     pub subject_id: String,
@@ -77,6 +79,7 @@ pub async fn audit(
             at: iso_ms(a.at),
             token_id: a.token_id,
             actor: a.actor,
+            client_addr: a.client_addr,
             action: a.action,
             subject_type: a.subject_type,
             subject_id: a.subject_id,

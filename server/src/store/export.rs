@@ -1,0 +1,192 @@
+//! `herald export` and `herald import`: the whole page as one JSON document, the
+//! supported way between SQLite and PostgreSQL and the format other importers write.
+//!
+//! The document holds every record with its id, so an import answers exactly as the
+//! export's source did: the page, components and groups, their status history,
+//! incidents and maintenances with their updates and affected components (postmortems
+//! included), API tokens (as hashes: secrets are never stored), the event log and the
+//! audit log. Each later kind of record (subscribers, tenants, templates) adds a key.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryOrder,
+    Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Result, StoreError, database,
+    entity::{
+        api_tokens, audit_log, component_status_changes, components, events, incident_components,
+        incident_updates, incidents, pages,
+    },
+};
+
+pub const FORMAT: &str = "herald-export";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Incident {
+    #[serde(flatten)]
+    pub incident: incidents::Model,
+    /// Oldest first.
+    pub updates: Vec<incident_updates::Model>,
+    pub components: Vec<incident_components::Model>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Document {
+    /// Always `herald-export`.
+    pub format: String,
+    /// The document's version (this is 1).
+    pub version: u32,
+    pub exported_at: DateTime<Utc>,
+    /// The Herald that wrote it.
+    pub herald: String,
+    pub pages: Vec<pages::Model>,
+    /// Groups first, then components, each by position.
+    pub components: Vec<components::Model>,
+    pub component_status_changes: Vec<component_status_changes::Model>,
+    pub incidents: Vec<Incident>,
+    pub api_tokens: Vec<api_tokens::Model>,
+    pub events: Vec<events::Model>,
+    pub audit_log: Vec<audit_log::Model>,
+}
+
+/// Reads everything into one document.
+pub async fn export(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Document> {
+    let mut components = components::Entity::find()
+        .order_by_asc(components::Column::Position)
+        .all(db)
+        .await?;
+    components.sort_by_key(|c| !c.is_group);
+    let mut updates = incident_updates::Entity::find()
+        .order_by_asc(incident_updates::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let mut links = incident_components::Entity::find().all(db).await?;
+    let incidents = incidents::Entity::find()
+        .order_by_asc(incidents::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|incident| {
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut updates)
+                .into_iter()
+                .partition(|u| u.incident_id == incident.id);
+            updates = rest;
+            let (held, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut links)
+                .into_iter()
+                .partition(|l| l.incident_id == incident.id);
+            links = rest;
+            Incident {
+                incident,
+                updates: mine,
+                components: held,
+            }
+        })
+        .collect();
+    Ok(Document {
+        format: FORMAT.to_owned(),
+        version: VERSION,
+        exported_at: now,
+        herald: env!("CARGO_PKG_VERSION").to_owned(),
+        pages: pages::Entity::find().all(db).await?,
+        components,
+        component_status_changes: component_status_changes::Entity::find()
+            .order_by_asc(component_status_changes::Column::Id)
+            .all(db)
+            .await?,
+        incidents,
+        api_tokens: api_tokens::Entity::find()
+            .order_by_asc(api_tokens::Column::CreatedAt)
+            .all(db)
+            .await?,
+        events: events::Entity::find()
+            .order_by_asc(events::Column::Seq)
+            .all(db)
+            .await?,
+        audit_log: audit_log::Entity::find()
+            .order_by_asc(audit_log::Column::Id)
+            .all(db)
+            .await?,
+    })
+}
+
+/// Rows per INSERT: well under SQLite's limit on bound values.
+const BATCH: usize = 200;
+
+async fn insert_all<E, M>(db: &impl ConnectionTrait, rows: Vec<M>) -> Result<()>
+where
+    E: EntityTrait<Model = M>,
+    M: sea_orm::ModelTrait<Entity = E> + sea_orm::IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: Send,
+{
+    let mut rows = rows
+        .into_iter()
+        .map(sea_orm::IntoActiveModel::into_active_model);
+    loop {
+        let batch: Vec<E::ActiveModel> = rows.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        E::insert_many(batch).exec_without_returning(db).await?;
+    }
+}
+
+/// Writes `doc` into an empty, migrated database in one transaction.
+pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
+    if doc.format != FORMAT || doc.version != VERSION {
+        return Err(StoreError::Open(format!(
+            "this is not a Herald export this version reads (format '{}', version {}; expected '{FORMAT}', version {VERSION})",
+            doc.format, doc.version
+        )));
+    }
+    if pages::Entity::find().count(db).await? > 0 {
+        return Err(StoreError::Open(
+            "the database already holds a page; import only into an empty database".into(),
+        ));
+    }
+    let txn = db.begin().await?;
+    insert_all::<pages::Entity, _>(&txn, doc.pages).await?;
+    insert_all::<components::Entity, _>(&txn, doc.components).await?;
+    let (mut rows, mut ups, mut links) = (Vec::new(), Vec::new(), Vec::new());
+    for i in doc.incidents {
+        rows.push(i.incident);
+        ups.extend(i.updates);
+        links.extend(i.components);
+    }
+    insert_all::<incidents::Entity, _>(&txn, rows).await?;
+    insert_all::<incident_updates::Entity, _>(&txn, ups).await?;
+    insert_all::<incident_components::Entity, _>(&txn, links).await?;
+    insert_all::<component_status_changes::Entity, _>(&txn, doc.component_status_changes).await?;
+    insert_all::<api_tokens::Entity, _>(&txn, doc.api_tokens).await?;
+    insert_all::<events::Entity, _>(&txn, doc.events).await?;
+    insert_all::<audit_log::Entity, _>(&txn, doc.audit_log).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Rows came with their ids: move each sequence past them.
+        for (table, column) in [
+            ("events", "seq"),
+            ("audit_log", "id"),
+            ("component_status_changes", "id"),
+        ] {
+            txn.execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), \
+                     COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+                ),
+            ))
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Opens `url` for an import: created and migrated if need be.
+pub async fn open_for_import(url: &str) -> Result<(DatabaseConnection, database::Target)> {
+    let (db, target) = database::connect(url, database::Mode::Create).await?;
+    database::migrate(&db).await?;
+    Ok((db, target))
+}
