@@ -52,24 +52,36 @@ impl Resp {
     }
 }
 
-/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database.
+/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database when
+/// `HERALD_TEST_DATABASE_URL` names a server.
 pub async fn fresh_database(dir: &std::path::Path) -> String {
     match std::env::var("HERALD_TEST_DATABASE_URL") {
-        Ok(base) if !base.is_empty() => {
-            let name = format!("herald_test_{}", store::new_id());
-            let admin = Database::connect(&base)
-                .await
-                .unwrap_or_else(|e| panic!("connect {base}: {e}"));
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap_or_else(|e| panic!("create database: {e}"));
-            let mut url = url::Url::parse(&base).unwrap_or_else(|e| panic!("{base}: {e}"));
-            url.set_path(&format!("/{name}"));
-            url.to_string()
-        }
-        _ => format!("sqlite://{}?mode=rwc", dir.join("herald.db").display()),
+        Ok(base) if !base.is_empty() => fresh_postgres().await,
+        _ => sqlite_in(dir),
     }
+}
+
+/// A SQLite file in `dir`.
+pub fn sqlite_in(dir: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("herald.db").display())
+}
+
+/// A new, empty PostgreSQL database on the server `HERALD_TEST_DATABASE_URL` names.
+pub async fn fresh_postgres() -> String {
+    let base = std::env::var("HERALD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| panic!("HERALD_TEST_DATABASE_URL is not set"));
+    let name = format!("herald_test_{}", store::new_id());
+    let admin = Database::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("connect {base}: {e}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap_or_else(|e| panic!("create database: {e}"));
+    let _ = admin.close().await;
+    let mut url = url::Url::parse(&base).unwrap_or_else(|e| panic!("{base}: {e}"));
+    url.set_path(&format!("/{name}"));
+    url.to_string()
 }
 
 impl TestApp {
@@ -84,6 +96,34 @@ impl TestApp {
         Self::start(dir, database_url, Clock::system(), adjust).await
     }
 
+    /// Starts a server on a SQLite file, whatever the suite runs on.
+    pub async fn spawn_sqlite() -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let database_url = sqlite_in(dir.path());
+        Self::start(dir, database_url, Clock::system(), |_| {}).await
+    }
+
+    /// Starts a server on a new PostgreSQL database (`HERALD_TEST_DATABASE_URL` must be set).
+    pub async fn spawn_postgres() -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let database_url = fresh_postgres().await;
+        Self::start(dir, database_url, Clock::system(), |_| {}).await
+    }
+
+    /// Starts a server on an existing database that holds the admin token `admin`
+    /// (no token is added).
+    pub async fn spawn_on(database_url: &str, admin: &str) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        Self::launch(
+            dir,
+            database_url.to_owned(),
+            Clock::system(),
+            |_| {},
+            Some(admin.to_owned()),
+        )
+        .await
+    }
+
     /// Starts a server on a manual clock standing at `start`; the test moves it with
     /// `app.clock.advance(..)`.
     pub async fn spawn_at(start: chrono::DateTime<Utc>) -> TestApp {
@@ -95,9 +135,15 @@ impl TestApp {
     /// Starts another server on the same database (as a second instance would).
     pub async fn sibling(&self) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let mut app = Self::start(dir, self.database_url.clone(), self.clock.clone(), |_| {}).await;
-        app.admin = self.admin.clone();
-        app
+        let admin = Some(self.admin.clone());
+        Self::launch(
+            dir,
+            self.database_url.clone(),
+            self.clock.clone(),
+            |_| {},
+            admin,
+        )
+        .await
     }
 
     async fn start(
@@ -105,6 +151,17 @@ impl TestApp {
         database_url: String,
         clock: Clock,
         adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        Self::launch(dir, database_url, clock, adjust, None).await
+    }
+
+    /// Starts the server; mints an admin token unless one is given.
+    async fn launch(
+        dir: tempfile::TempDir,
+        database_url: String,
+        clock: Clock,
+        adjust: impl FnOnce(&mut Settings),
+        admin: Option<String>,
     ) -> TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             herald::telemetry::init("pretty", "info");
@@ -127,10 +184,16 @@ impl TestApp {
         let handle = running.handle.clone();
         let state = running.state.clone();
         tokio::spawn(running.server);
-        let (_, admin) =
-            store::tokens::create(state.store.db(), "test admin", Role::Admin, clock.now())
-                .await
-                .unwrap_or_else(|e| panic!("token: {e}"));
+        let admin = match admin {
+            Some(a) => a,
+            None => {
+                store::tokens::create(state.store.db(), "test admin", Role::Admin, clock.now())
+                    .await
+                    .unwrap_or_else(|e| panic!("token: {e}"))
+                    .1
+                    .0
+            }
+        };
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -138,7 +201,7 @@ impl TestApp {
         TestApp {
             base: format!("http://{addr}"),
             page_id: state.store.page_id().to_string(),
-            admin: admin.0,
+            admin,
             client,
             state,
             clock,

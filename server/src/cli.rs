@@ -329,12 +329,22 @@ async fn serve(settings: Settings, demo: bool, clock: Clock) -> anyhow::Result<(
         let head = *store.head().borrow();
         running.state.shown(Some(head)).await;
     }
-    if !store::tokens::has_admin(store.db()).await? {
-        let mut w = store
-            .begin(&store::Actor::system("first start"), clock.now())
-            .await?;
-        let (_, secret) = store::tokens::issue(&mut w, "initial admin", Role::Admin).await?;
-        w.commit().await?;
+    // Checked inside the write, which holds the page's lock: instances starting
+    // together create one first token.
+    let mut w = store
+        .begin(&store::Actor::system("first start"), clock.now())
+        .await?;
+    let first = if store::tokens::has_admin(w.conn()).await? {
+        None
+    } else {
+        Some(
+            store::tokens::issue(&mut w, "initial admin", Role::Admin)
+                .await?
+                .1,
+        )
+    };
+    w.commit().await?;
+    if let Some(secret) = first {
         let base = &running.state.base;
         if std::io::stdout().is_terminal() {
             println!(

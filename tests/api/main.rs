@@ -3,6 +3,7 @@
 mod browser;
 mod components;
 mod incidents;
+mod ops;
 mod protocol;
 mod public;
 mod roles;

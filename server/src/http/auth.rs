@@ -41,17 +41,16 @@ pub async fn authorize(
     if req.path() == "/v1/openapi.json" {
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    match actor(&req).await {
-        Ok(actor) => {
-            req.extensions_mut().insert(actor);
-            Ok(next.call(req).await?.map_into_left_body())
-        }
+    match admit(&req).await {
+        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
         Err(e) => Ok(req.error_response(e).map_into_right_body()),
     }
 }
 
-/// The token's holder, if the key is live and its role reaches the operation's.
-async fn actor(req: &ServiceRequest) -> Result<Actor, ApiError> {
+/// Admits the request if its key is live and its role reaches the operation's. The
+/// key's holder is put on the request as soon as it is known, so the access log names
+/// the token even on a refusal.
+async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
     let (Some(state), Some(api)) = (
         req.app_data::<web::Data<AppState>>().cloned(),
         req.app_data::<web::Data<Api>>().cloned(),
@@ -62,6 +61,17 @@ async fn actor(req: &ServiceRequest) -> Result<Actor, ApiError> {
     let token = tokens::authenticate(state.store.db(), &key, state.clock.now())
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    let client = req
+        .extensions()
+        .get::<ClientAddr>()
+        .and_then(|c| c.0)
+        .map(|ip| ip.to_string());
+    req.extensions_mut().insert(Actor {
+        token_id: Some(token.id.clone()),
+        name: token.name.clone(),
+        role: token.role,
+        client,
+    });
     // Match on the path exactly as the router will see it (percent-decoded), and fail
     // closed: a request that matches no operation needs an admin key, so no spelling of
     // a path can reach a handler with less than the role the route table gives it.
@@ -82,16 +92,7 @@ async fn actor(req: &ServiceRequest) -> Result<Actor, ApiError> {
             need: need.as_str(),
         });
     }
-    Ok(Actor {
-        token_id: Some(token.id.clone()),
-        name: token.name.clone(),
-        role: token.role,
-        client: req
-            .extensions()
-            .get::<ClientAddr>()
-            .and_then(|c| c.0)
-            .map(|ip| ip.to_string()),
-    })
+    Ok(())
 }
 
 impl FromRequest for Actor {

@@ -12,8 +12,8 @@ use std::{
 
 use migration::MigratorTrait;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -258,36 +258,37 @@ pub async fn status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>> {
         .collect())
 }
 
-/// A key for PostgreSQL's advisory lock: "herald" in ASCII.
-const MIGRATION_LOCK: i64 = 0x6865_7261_6c64;
+/// The key of PostgreSQL's advisory lock: "herald" in ASCII.
+const LOCK_KEY: i64 = 0x6865_7261_6c64;
 
-/// Applies pending migrations under a lock, so instances starting together apply them
-/// once: PostgreSQL's advisory lock, SQLite's write lock. Returns what it applied.
+/// Takes the lock that start-up work holds, for the rest of `txn`: PostgreSQL's
+/// advisory lock, SQLite's write lock (taken by the transaction's first write).
+pub async fn lock(txn: &DatabaseTransaction) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let statements: &[&str] = match backend {
+        DbBackend::Postgres => {
+            let sql = format!("SELECT pg_advisory_xact_lock({LOCK_KEY})");
+            txn.execute_raw(Statement::from_string(backend, sql))
+                .await?;
+            return Ok(());
+        }
+        _ => &[
+            "CREATE TABLE IF NOT EXISTS herald_lock (id INTEGER PRIMARY KEY)",
+            "INSERT OR REPLACE INTO herald_lock (id) VALUES (1)",
+        ],
+    };
+    for sql in statements {
+        txn.execute_raw(Statement::from_string(backend, *sql))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Applies pending migrations under [`lock`], so instances starting together apply
+/// them once. Returns what it applied.
 pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>> {
     let txn = db.begin().await?;
-    let backend = db.get_database_backend();
-    match backend {
-        DbBackend::Postgres => {
-            txn.execute_raw(Statement::from_string(
-                backend,
-                format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
-            ))
-            .await?;
-        }
-        _ => {
-            // The first write takes SQLite's write lock for the whole transaction.
-            txn.execute_raw(Statement::from_string(
-                backend,
-                "CREATE TABLE IF NOT EXISTS herald_migration_lock (id INTEGER PRIMARY KEY)",
-            ))
-            .await?;
-            txn.execute_raw(Statement::from_string(
-                backend,
-                "INSERT OR REPLACE INTO herald_migration_lock (id) VALUES (1)",
-            ))
-            .await?;
-        }
-    }
+    lock(&txn).await?;
     let todo: Vec<String> = migration::Migrator::get_pending_migrations(&txn)
         .await?
         .iter()
@@ -301,16 +302,15 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>> {
 /// Closes the pool. On SQLite the write-ahead log is folded into the database first,
 /// so after a clean stop the file alone holds everything.
 pub async fn close(db: &DatabaseConnection) {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        if let Err(e) = db
+    if db.get_database_backend() == DbBackend::Sqlite
+        && let Err(e) = db
             .execute_raw(Statement::from_string(
                 DbBackend::Sqlite,
                 "PRAGMA wal_checkpoint(TRUNCATE)",
             ))
             .await
-        {
-            tracing::warn!(error = %e, "checkpointing the SQLite log failed");
-        }
+    {
+        tracing::warn!(error = %e, "checkpointing the SQLite log failed");
     }
     if let Err(e) = db.close_by_ref().await {
         tracing::warn!(error = %e, "closing the database failed");

@@ -134,7 +134,11 @@ impl Store {
         default_url: &str,
         now: DateTime<Utc>,
     ) -> Result<Store> {
-        let page_id = pages::ensure(&db, public_url, default_url, now).await?;
+        // Instances starting together on an empty database create one page.
+        let txn = db.begin().await?;
+        database::lock(&txn).await?;
+        let page_id = pages::ensure(&txn, public_url, default_url, now).await?;
+        txn.commit().await?;
         let head = events::latest_seq(&db).await?;
         Ok(Store {
             db,
