@@ -302,7 +302,7 @@ async fn migrate(settings: &Settings, status: bool) -> anyhow::Result<()> {
 /// `migrate` and `import`).
 async fn open(settings: &Settings, clock: &Clock) -> anyhow::Result<Store> {
     let (db, _) = database::connect(&settings.database_url, Mode::Existing).await?;
-    let store = Store::open(db, None, "http://127.0.0.1:8080", clock.now()).await?;
+    let (store, _) = Store::open(db, None, "http://127.0.0.1:8080", clock.now()).await?;
     Ok(store)
 }
 

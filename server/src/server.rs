@@ -14,6 +14,7 @@ use crate::{
     store::{
         Store,
         database::{self, Mode},
+        pages::UrlAtStart,
     },
 };
 
@@ -52,7 +53,7 @@ pub async fn launch(
         .public_url
         .as_deref()
         .map(|u| u.trim_end_matches('/').to_owned());
-    let store = Store::open(
+    let (store, url) = Store::open(
         db,
         public_url.as_deref(),
         &format!("http://{addr}"),
@@ -60,6 +61,21 @@ pub async fn launch(
     )
     .await?;
     let held = store.summary().await?;
+    match url {
+        UrlAtStart::Changed { from } => {
+            tracing::info!(%from, to = %held.url, "the page's public URL changed");
+        }
+        UrlAtStart::Kept => tracing::warn!(
+            url = %held.url,
+            "public_url is not set; keeping the page's stored address (set HERALD_PUBLIC_URL to change it)"
+        ),
+        UrlAtStart::Defaulted => tracing::warn!(
+            url = %held.url,
+            "public_url is not set; links in feeds and mail point at {} (set HERALD_PUBLIC_URL)",
+            held.url
+        ),
+        UrlAtStart::Same | UrlAtStart::Created => {}
+    }
     tracing::info!(database = %target.description, page = %held.page_name, url = %held.url, components = held.components, incidents = held.incidents, "opened the {}: page '{}' with {} components and {} incidents", target.description, held.page_name, held.components, held.incidents);
     let workers = settings
         .workers

@@ -133,18 +133,19 @@ impl Store {
         public_url: Option<&str>,
         default_url: &str,
         now: DateTime<Utc>,
-    ) -> Result<Store> {
+    ) -> Result<(Store, pages::UrlAtStart)> {
         // Instances starting together on an empty database create one page.
         let txn = db.begin().await?;
         database::lock(&txn).await?;
-        let page_id = pages::ensure(&txn, public_url, default_url, now).await?;
+        let (page_id, url) = pages::ensure(&txn, public_url, default_url, now).await?;
         txn.commit().await?;
         let head = events::latest_seq(&db).await?;
-        Ok(Store {
+        let store = Store {
             db,
             page_id,
             head: Arc::new(watch::channel(head).0),
-        })
+        };
+        Ok((store, url))
     }
 
     /// What the database holds, for the start-up line.

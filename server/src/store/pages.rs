@@ -51,42 +51,49 @@ impl From<pages::Model> for Page {
     }
 }
 
+/// What became of the page's public URL at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlAtStart {
+    /// The stored one equals the one given.
+    Same,
+    /// The one given replaced the stored one.
+    Changed { from: String },
+    /// None was given; the stored one is kept.
+    Kept,
+    /// A new page with the URL given.
+    Created,
+    /// A new page, with the default URL since none was given.
+    Defaulted,
+}
+
 /// Returns the page's id, creating the page on first start (at `public_url`, else
 /// `default_url`). A given public URL replaces a stored one that differs; without one
-/// the stored address is kept, with a warning, since links in mail and feeds use it.
+/// the stored address is kept.
 pub(super) async fn ensure(
     db: &impl ConnectionTrait,
     public_url: Option<&str>,
     default_url: &str,
     now: DateTime<Utc>,
-) -> Result<PageId> {
+) -> Result<(PageId, UrlAtStart)> {
     let existing = pages::Entity::find()
         .order_by_asc(pages::Column::CreatedAt)
         .one(db)
         .await?;
     match (existing, public_url) {
-        (Some(p), Some(u)) if p.url == u => Ok(p.id),
+        (Some(p), Some(u)) if p.url == u => Ok((p.id, UrlAtStart::Same)),
         (Some(p), Some(public_url)) => {
-            tracing::info!(from = %p.url, to = %public_url, "the page's public URL changed");
-            let id = p.id.clone();
+            let (id, from) = (p.id.clone(), p.url.clone());
             let mut am: pages::ActiveModel = p.into();
             am.url = Set(public_url.to_owned());
             am.update(db).await?;
-            Ok(id)
+            Ok((id, UrlAtStart::Changed { from }))
         }
-        (Some(p), None) => {
-            tracing::warn!(url = %p.url, "public_url is not set; keeping the page's stored address (set HERALD_PUBLIC_URL to change it)");
-            Ok(p.id)
-        }
+        (Some(p), None) => Ok((p.id, UrlAtStart::Kept)),
         (None, public_url) => {
-            let url = public_url.unwrap_or(default_url);
-            if public_url.is_none() {
-                tracing::warn!(%url, "public_url is not set; links in feeds and mail will point at {url} (set HERALD_PUBLIC_URL)");
-            }
             let page = pages::ActiveModel {
                 id: Set(PageId::new(new_id())),
                 name: Set("Herald".to_owned()),
-                url: Set(url.to_owned()),
+                url: Set(public_url.unwrap_or(default_url).to_owned()),
                 time_zone: Set("Etc/UTC".to_owned()),
                 subdomain: Set(None),
                 created_at: Set(now),
@@ -94,7 +101,12 @@ pub(super) async fn ensure(
             }
             .insert(db)
             .await?;
-            Ok(page.id)
+            let how = if public_url.is_some() {
+                UrlAtStart::Created
+            } else {
+                UrlAtStart::Defaulted
+            };
+            Ok((page.id, how))
         }
     }
 }
