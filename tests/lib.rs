@@ -227,10 +227,15 @@ impl TestApp {
             .await;
     }
 
-    /// Waits until the public side shows every change committed so far.
+    /// Waits until the public side shows every change committed so far, compressed.
     pub async fn settle(&self) {
         let head = *self.state.store.head().borrow();
         self.state.shown(Some(head)).await;
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            self.state.snapshots.compressed(head),
+        )
+        .await;
     }
 
     pub async fn token(&self, role: Role) -> String {

@@ -1,6 +1,7 @@
 // Herald live updates. The page is complete without this script; it only keeps an open
-// tab current: it polls /live.json (revalidated with its ETag) and, when the snapshot
-// version moves, fetches this page again and swaps in the new <main>.
+// tab current: it polls /live.json (revalidated with its ETag) and, when the page has
+// changed since this copy was made, fetches it again and swaps in the new <main> if it
+// differs.
 (() => {
   "use strict";
 
@@ -64,8 +65,9 @@
     const active = document.activeElement;
     const focusHref = active && main.contains(active) ? active.getAttribute("href") : null;
 
+    body.dataset.updated = doc.body.dataset.updated || "";
+    if (fresh.innerHTML === main.innerHTML) return;
     const bannerChanged = replaceMain(main, fresh);
-    body.dataset.version = doc.body.dataset.version || "";
     if (doc.title) document.title = doc.title;
     const stamp = doc.querySelector("footer .updated");
     const oldStamp = document.querySelector("footer .updated");
@@ -81,6 +83,9 @@
     if (!bannerChanged) announce("This page has been updated.");
   };
 
+  // The live version seen at the previous poll; before the first, this copy's own time.
+  let seen = null;
+
   const poll = async () => {
     if (busy || document.hidden) return;
     busy = true;
@@ -91,7 +96,12 @@
       });
       if (res.ok) {
         const live = await res.json();
-        if (String(live.version) !== body.dataset.version || promiseDue()) await refresh();
+        const stale =
+          seen === null
+            ? Date.parse(live.updated) > Date.parse(body.dataset.updated || "")
+            : live.version !== seen;
+        seen = live.version;
+        if (stale || promiseDue()) await refresh();
       }
     } catch (_) {
       // Offline or the server is restarting: try again on the next tick.

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_core;
 mod m20261201_000001_add_page_subdomain;
 mod m20261201_000002_add_audit_client_addr;
+mod m20261201_000003_add_read_indexes;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_core::Migration),
             Box::new(m20261201_000001_add_page_subdomain::Migration),
             Box::new(m20261201_000002_add_audit_client_addr::Migration),
+            Box::new(m20261201_000003_add_read_indexes::Migration),
         ]
     }
 }

@@ -49,6 +49,7 @@ pub async fn launch(
             );
         }
     }
+    database::optimize(&db).await;
     let public_url = settings
         .public_url
         .as_deref()

@@ -171,7 +171,7 @@ async fn the_status_page_renders_in_a_real_browser() {
             "Public API",
             "uptime",
             "Past incidents",
-            "data-version=",
+            "data-updated=",
         ],
     );
     assert_shows(

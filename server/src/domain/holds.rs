@@ -15,6 +15,12 @@ pub fn live(status: IncidentStatus) -> bool {
     status.is_open() && status != IncidentStatus::Scheduled
 }
 
+/// The statuses in which an incident holds its components: what the store reads when
+/// it looks for other incidents holding a component.
+pub fn live_statuses() -> impl Iterator<Item = IncidentStatus> {
+    IncidentStatus::ALL.iter().copied().filter(|s| live(*s))
+}
+
 /// The step an incident takes, as far as its components are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {

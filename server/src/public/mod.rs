@@ -168,14 +168,14 @@ async fn history_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     let page = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "page")
         .and_then(|(_, v)| v.parse::<u64>().ok())
-        .unwrap_or(1)
-        .clamp(1, 10_000);
+        .unwrap_or(1);
     match state
         .snapshots
         .history_page(&state.store, &snap, page)
         .await
     {
-        Ok(a) => a.respond(&req),
+        Ok(Some(a)) => a.respond(&req),
+        Ok(None) => not_found(&state, &snap),
         Err(e) => {
             tracing::error!(error = %e, "history page");
             starting()

@@ -2,7 +2,7 @@
 
 use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 
-use super::{markdown, pages::Data};
+use super::pages::Data;
 use crate::domain::IncidentStatus;
 
 pub fn calendar(data: &Data) -> String {
@@ -28,7 +28,7 @@ pub fn calendar(data: &Data) -> String {
         let description = m
             .updates
             .last()
-            .map(|u| markdown::to_plain(&u.body))
+            .map(|u| data.markdown.plain(&u.body).to_string())
             .unwrap_or_default();
         let mut event = Event::new();
         event

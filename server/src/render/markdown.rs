@@ -1,7 +1,92 @@
 //! Responders' Markdown to HTML that is safe to put in a page: pulldown-cmark renders,
 //! ammonia removes raw HTML that could run (scripts, event handlers, `javascript:` links).
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Form {
+    Html,
+    Text,
+    Plain,
+}
+
+type Key = (Form, [u8; 16]);
+
+/// Every body rendered once per change: the snapshot's documents and pages ask this
+/// cache, which renders what it has not seen. It keeps what the last build used and
+/// forgets the rest (see [`Cache::turn`]), so it holds about what the public side
+/// shows.
+#[derive(Default)]
+pub struct Cache {
+    generations: Mutex<(HashMap<Key, Arc<str>>, HashMap<Key, Arc<str>>)>,
+}
+
+impl Cache {
+    fn get(&self, form: Form, markdown: &str) -> Arc<str> {
+        let mut digest = [0u8; 16];
+        digest.copy_from_slice(&Sha256::digest(markdown.as_bytes())[..16]);
+        let key = (form, digest);
+        if let Ok(mut g) = self.generations.lock() {
+            if let Some(hit) = g.0.get(&key) {
+                return hit.clone();
+            }
+            if let Some(hit) = g.1.remove(&key) {
+                g.0.insert(key, hit.clone());
+                return hit;
+            }
+        }
+        let out: Arc<str> = match form {
+            Form::Html => to_html(markdown),
+            Form::Text => to_text(markdown),
+            Form::Plain => to_plain(markdown),
+        }
+        .into();
+        if let Ok(mut g) = self.generations.lock() {
+            g.0.insert(key, out.clone());
+        }
+        out
+    }
+
+    /// [`to_html`], cached.
+    pub fn html(&self, markdown: &str) -> Arc<str> {
+        self.get(Form::Html, markdown)
+    }
+
+    /// [`to_text`], cached.
+    pub fn text(&self, markdown: &str) -> Arc<str> {
+        self.get(Form::Text, markdown)
+    }
+
+    /// [`to_plain`], cached.
+    pub fn plain(&self, markdown: &str) -> Arc<str> {
+        self.get(Form::Plain, markdown)
+    }
+
+    /// Ends a build: what it did not use is forgotten at the end of the next one.
+    pub fn turn(&self) {
+        if let Ok(mut g) = self.generations.lock() {
+            let used = std::mem::take(&mut g.0);
+            g.1 = used;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.generations
+            .lock()
+            .map(|g| g.0.len() + g.1.len())
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Renders and sanitises. Tables, lists, code and links survive; links get
 /// `rel="noopener noreferrer nofollow"`.
@@ -71,6 +156,22 @@ pub fn to_text(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::to_html;
+
+    #[test]
+    fn the_cache_renders_once_and_forgets_what_builds_stop_using() {
+        let cache = super::Cache::default();
+        let a = cache.html("**a**");
+        assert_eq!(&*a, to_html("**a**"));
+        assert!(std::sync::Arc::ptr_eq(&a, &cache.html("**a**")), "rendered once");
+        cache.html("b");
+        cache.turn();
+        cache.html("**a**");
+        cache.turn();
+        assert_eq!(cache.len(), 1, "b was not used by the last build");
+        cache.turn();
+        cache.turn();
+        assert!(cache.is_empty());
+    }
 
     #[test]
     fn hostile_markdown_comes_out_inert() {

@@ -1,5 +1,6 @@
 //! Turns records into what readers get: Statuspage JSON documents, HTML pages and feeds.
 
+pub mod fragments;
 pub mod ics;
 pub mod markdown;
 pub mod pages;

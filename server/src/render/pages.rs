@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 
 pub use super::views::*;
 use super::{
+    fragments::Fragments,
     markdown,
     statuspage::{ComponentIndex, PageCtx},
     time::{duration, time_view},
@@ -14,7 +15,14 @@ use super::{
 use crate::domain::{Component, Incident, StatusChange, Update as IncidentUpdate};
 use crate::domain::{ComponentStatus, IncidentStatus, uptime};
 
-pub fn layout(data: &Data, links: &StaticLinks, title: Option<&str>, path: &str) -> Layout {
+/// The frame of a page at `path` whose content last changed at `updated`.
+pub fn layout(
+    data: &Data,
+    links: &StaticLinks,
+    title: Option<&str>,
+    path: &str,
+    updated: DateTime<Utc>,
+) -> Layout {
     let name = data.page.name.clone();
     Layout {
         base: data.ctx.base.clone(),
@@ -29,17 +37,16 @@ pub fn layout(data: &Data, links: &StaticLinks, title: Option<&str>, path: &str)
         time_zone: data.page.time_zone.clone(),
         css_href: format!("{}{}", data.ctx.base, links.css),
         js_href: format!("{}{}", data.ctx.base, links.js),
-        version: data.version,
-        updated: time_view(data.page.updated_at, data.ctx.tz),
+        updated: time_view(updated, data.ctx.tz),
     }
 }
 
-fn update_view(u: &IncidentUpdate, tz: Tz) -> UpdateView {
+fn update_view(u: &IncidentUpdate, tz: Tz, md: &markdown::Cache) -> UpdateView {
     UpdateView {
         id: u.id.to_string(),
         status: u.status.as_str().to_owned(),
         status_label: u.status.label(),
-        body_html: markdown::to_html(&u.body),
+        body_html: md.html(&u.body).to_string(),
         at: time_view(u.display_at, tz),
         next_update: u.next_update_due_at.map(|t| time_view(t, tz)),
     }
@@ -50,6 +57,7 @@ pub fn card(
     index: &ComponentIndex<'_>,
     ctx: &PageCtx,
     now: DateTime<Utc>,
+    md: &markdown::Cache,
 ) -> IncidentCard {
     let tz = ctx.tz;
     let open = i.status.is_open();
@@ -61,7 +69,7 @@ pub fn card(
         status_label: i.status.label(),
         impact: i.impact,
         is_maintenance: i.scheduled_for.is_some(),
-        latest: i.updates.first().map(|u| update_view(u, tz)),
+        latest: i.updates.first().map(|u| update_view(u, tz, md)),
         next_update: i
             .next_update_due_at
             .filter(|_| open)
@@ -181,7 +189,9 @@ fn short(secs: i64) -> String {
     }
 }
 
-pub fn index_view(data: &Data, links: &StaticLinks) -> IndexView {
+/// The home page; its parts (cards, past incidents, strips of days) come from
+/// `parts`, which keeps those whose view did not change.
+pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> IndexView {
     let index = ComponentIndex::new(&data.components);
     let tz = data.ctx.tz;
     let status = data.status();
@@ -203,8 +213,8 @@ pub fn index_view(data: &Data, links: &StaticLinks) -> IndexView {
             status_label: status.label(),
             is_group: c.is_group,
             children,
-            uptime: (!c.is_group).then(|| {
-                uptime_view(
+            uptime_html: (!c.is_group).then(|| {
+                let view = uptime_view(
                     c,
                     by_component
                         .get(c.id.as_str())
@@ -212,6 +222,14 @@ pub fn index_view(data: &Data, links: &StaticLinks) -> IndexView {
                         .unwrap_or(&[]),
                     &days,
                     data.now,
+                );
+                parts.html(
+                    "partials/uptime",
+                    &UptimeStrip {
+                        name: &c.name,
+                        uptime_days: UPTIME_DAYS,
+                        uptime: &view,
+                    },
                 )
             }),
         }
@@ -235,13 +253,19 @@ pub fn index_view(data: &Data, links: &StaticLinks) -> IndexView {
             row(c, children)
         })
         .collect();
-    let mut maintenances: Vec<IncidentCard> = data
+    let mut going_on: Vec<&Incident> = data
         .active_maintenance
         .iter()
         .chain(data.upcoming.iter())
-        .map(|i| card(i, &index, &data.ctx, data.now))
         .collect();
-    maintenances.dedup_by(|a, b| a.id == b.id);
+    going_on.dedup_by_key(|i| &i.id);
+    let render_card = |i: &Incident, template: &str| {
+        parts.html(template, &card(i, &index, &data.ctx, data.now, &data.markdown))
+    };
+    let maintenances = going_on
+        .into_iter()
+        .map(|i| render_card(i, "partials/incident_card"))
+        .collect();
     let recent_days = day_starts(data.now, tz, RECENT_DAYS)
         .into_iter()
         .rev()
@@ -255,12 +279,12 @@ pub fn index_view(data: &Data, links: &StaticLinks) -> IndexView {
                     i.scheduled_for.is_none()
                         && i.created_at.with_timezone(&tz).date_naive() == date
                 })
-                .map(|i| card(i, &index, &data.ctx, data.now))
+                .map(|i| render_card(i, "partials/past_incident"))
                 .collect(),
         })
         .collect();
     IndexView {
-        layout: layout(data, links, None, "/"),
+        layout: layout(data, links, None, "/", data.page.updated_at),
         banner: Banner {
             indicator: status.indicator,
             description: status.description.to_owned(),
@@ -268,7 +292,7 @@ pub fn index_view(data: &Data, links: &StaticLinks) -> IndexView {
         active_incidents: data
             .unresolved
             .iter()
-            .map(|i| card(i, &index, &data.ctx, data.now))
+            .map(|i| render_card(i, "partials/incident_card"))
             .collect(),
         maintenances,
         components,
@@ -281,18 +305,24 @@ pub fn incident_view(data: &Data, links: &StaticLinks, i: &Incident) -> Incident
     let index = ComponentIndex::new(&data.components);
     let published = i.postmortem_published_at.is_some();
     IncidentPageView {
-        layout: layout(data, links, Some(&i.name), &format!("/incidents/{}", i.id)),
-        incident: card(i, &index, &data.ctx, data.now),
+        layout: layout(
+            data,
+            links,
+            Some(&i.name),
+            &format!("/incidents/{}", i.id),
+            i.updated_at,
+        ),
+        incident: card(i, &index, &data.ctx, data.now, &data.markdown),
         updates: i
             .updates
             .iter()
-            .map(|u| update_view(u, data.ctx.tz))
+            .map(|u| update_view(u, data.ctx.tz, &data.markdown))
             .collect(),
         postmortem_html: i
             .postmortem_body
             .as_deref()
             .filter(|_| published)
-            .map(markdown::to_html),
+            .map(|b| data.markdown.html(b).to_string()),
         postmortem_published: i.postmortem_published_at.map(|t| time_view(t, data.ctx.tz)),
     }
 }
@@ -303,6 +333,7 @@ pub fn history_view(
     incidents: &[Incident],
     page: u64,
     has_more: bool,
+    parts: &Fragments<'_>,
 ) -> HistoryView {
     let index = ComponentIndex::new(&data.components);
     let tz = data.ctx.tz;
@@ -317,11 +348,24 @@ pub fn history_view(
             });
         }
         if let Some(m) = months.last_mut() {
-            m.incidents.push(card(i, &index, &data.ctx, data.now));
+            m.incidents.push(parts.html(
+                "partials/history_item",
+                &card(i, &index, &data.ctx, data.now, &data.markdown),
+            ));
         }
     }
     HistoryView {
-        layout: layout(data, links, Some("History"), "/history"),
+        layout: layout(
+            data,
+            links,
+            Some("History"),
+            "/history",
+            incidents
+                .iter()
+                .map(|i| i.updated_at)
+                .max()
+                .unwrap_or(data.page.created_at),
+        ),
         months,
         page,
         prev_page: (page > 1).then(|| page - 1),
@@ -357,7 +401,7 @@ pub fn error_view(
     message: &str,
 ) -> ErrorView {
     ErrorView {
-        layout: layout(data, links, Some(heading), "/"),
+        layout: layout(data, links, Some(heading), "/", data.page.created_at),
         status,
         heading: heading.to_owned(),
         message: message.to_owned(),
@@ -389,7 +433,7 @@ pub fn feed_view(data: &Data) -> FeedView {
                         at.format("%-d"),
                         at.format("%H:%M"),
                         u.status.label(),
-                        markdown::to_text(&u.body).replace('\n', " ")
+                        data.markdown.text(&u.body).replace('\n', " ")
                     )
                 })
                 .collect::<String>();

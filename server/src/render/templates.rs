@@ -29,6 +29,18 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../templates/partials/component.hbs"),
     ),
     (
+        "partials/past_incident",
+        include_str!("../../../templates/partials/past_incident.hbs"),
+    ),
+    (
+        "partials/history_item",
+        include_str!("../../../templates/partials/history_item.hbs"),
+    ),
+    (
+        "partials/uptime",
+        include_str!("../../../templates/partials/uptime.hbs"),
+    ),
+    (
         "partials/time",
         include_str!("../../../templates/partials/time.hbs"),
     ),

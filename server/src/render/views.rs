@@ -14,6 +14,8 @@ use crate::store::pages::Page;
 
 /// Everything the public side shows, read in one go.
 pub struct Data {
+    /// Rendered Markdown, shared by every build and page.
+    pub markdown: std::sync::Arc<super::markdown::Cache>,
     pub page: Page,
     pub ctx: PageCtx,
     pub components: Vec<Component>,
@@ -26,6 +28,8 @@ pub struct Data {
     pub unresolved: Vec<Incident>,
     pub upcoming: Vec<Incident>,
     pub active_maintenance: Vec<Incident>,
+    /// How many incidents and maintenances there are in all (for history's last page).
+    pub total: u64,
     /// Component status changes in the uptime window.
     pub changes: Vec<StatusChange>,
     pub now: DateTime<Utc>,
@@ -61,10 +65,9 @@ pub struct Layout {
     pub time_zone: String,
     pub css_href: String,
     pub js_href: String,
-    /// The snapshot version the page was built from; the live script compares it.
-    pub version: i64,
-    /// When the page last changed (not when it was rendered, so that a rebuild with
-    /// nothing new yields the same bytes and the same ETag).
+    /// When what this document shows last changed (not when it was rendered, nor when
+    /// anything else on the page did): a rebuild that changes nothing here yields the
+    /// same bytes and the same ETag. The live script compares it with `/live.json`.
     pub updated: TimeView,
 }
 
@@ -75,7 +78,7 @@ pub struct Banner {
     pub description: String,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, Hash)]
 pub struct UpdateView {
     pub id: String,
     pub status: String,
@@ -85,7 +88,7 @@ pub struct UpdateView {
     pub next_update: Option<TimeView>,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, Hash)]
 pub struct AffectedView {
     pub name: String,
     /// The group (pod, region) the component is in, if any.
@@ -94,7 +97,7 @@ pub struct AffectedView {
     pub status_label: &'static str,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, Hash)]
 pub struct IncidentCard {
     pub id: String,
     pub url: String,
@@ -115,7 +118,7 @@ pub struct IncidentCard {
     pub scheduled_until: Option<TimeView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Hash)]
 pub struct DayCell {
     pub date: String,
     pub label: String,
@@ -129,10 +132,18 @@ pub struct DayCell {
     pub code: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Hash)]
 pub struct UptimeView {
     pub percent: String,
     pub days: Vec<DayCell>,
+}
+
+/// What `partials/uptime` renders: one component's strip of days.
+#[derive(Serialize, Hash)]
+pub struct UptimeStrip<'a> {
+    pub name: &'a str,
+    pub uptime_days: i64,
+    pub uptime: &'a UptimeView,
 }
 
 #[derive(Serialize)]
@@ -144,22 +155,25 @@ pub struct ComponentRow {
     pub status_label: &'static str,
     pub is_group: bool,
     pub children: Vec<ComponentRow>,
-    pub uptime: Option<UptimeView>,
+    /// The rendered strip of days (`partials/uptime`), for components (not groups).
+    pub uptime_html: Option<String>,
 }
 
 #[derive(Serialize)]
 pub struct DayIncidents {
     pub date: String,
     pub label: String,
-    pub incidents: Vec<IncidentCard>,
+    /// Each rendered (`partials/past_incident`).
+    pub incidents: Vec<String>,
 }
 
 #[derive(Serialize)]
 pub struct IndexView {
     pub layout: Layout,
     pub banner: Banner,
-    pub active_incidents: Vec<IncidentCard>,
-    pub maintenances: Vec<IncidentCard>,
+    /// Cards, rendered (`partials/incident_card`).
+    pub active_incidents: Vec<String>,
+    pub maintenances: Vec<String>,
     pub components: Vec<ComponentRow>,
     pub recent_days: Vec<DayIncidents>,
     pub uptime_days: i64,
@@ -177,7 +191,8 @@ pub struct IncidentPageView {
 #[derive(Serialize)]
 pub struct MonthView {
     pub label: String,
-    pub incidents: Vec<IncidentCard>,
+    /// Each rendered (`partials/history_item`).
+    pub incidents: Vec<String>,
 }
 
 #[derive(Serialize)]

@@ -1,7 +1,12 @@
-//! A response body prepared once per snapshot: precompressed with gzip and brotli, with
-//! an ETag, served to every reader until the next change.
+//! A response body prepared once per snapshot, with an ETag, served to every reader
+//! until the next change. Its gzip and brotli forms are made once, off the path of the
+//! change that produced it (see [`Asset::compress`]); until then readers get it plain.
 
-use std::{collections::HashMap, io::Write as _, sync::Arc};
+use std::{
+    collections::HashMap,
+    io::Write as _,
+    sync::{Arc, OnceLock},
+};
 
 use actix_web::{
     HttpRequest, HttpResponse,
@@ -47,11 +52,17 @@ pub struct Asset {
     /// The ETag header of each representation: identity, gzip, brotli.
     tags: [HeaderValue; 3],
     pub identity: Bytes,
-    pub gzip: Option<Bytes>,
-    pub brotli: Option<Bytes>,
+    compressed: OnceLock<Compressed>,
+}
+
+#[derive(Debug, Default)]
+struct Compressed {
+    gzip: Option<Bytes>,
+    brotli: Option<Bytes>,
 }
 
 impl Asset {
+    /// A file served unchanged for the process's life, compressed as hard as possible.
     pub fn new(
         content_type: &'static str,
         body: impl Into<Vec<u8>>,
@@ -59,17 +70,51 @@ impl Asset {
         cors: bool,
     ) -> Asset {
         let body: Vec<u8> = body.into();
-        Asset::compress(
-            etag_of(&body),
-            StatusCode::OK,
-            content_type,
-            body,
-            caching,
-            cors,
+        let a = Asset::plain(etag_of(&body), StatusCode::OK, content_type, body, caching, cors);
+        a.compress(Effort::Once);
+        a
+    }
+
+    /// What a page that could not be rendered answers.
+    pub fn error_page() -> Asset {
+        Asset::plain(
+            etag_of(super::FALLBACK_500.as_bytes()),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/html; charset=utf-8",
+            super::FALLBACK_500.as_bytes().to_vec(),
+            Caching::NoStore,
+            false,
         )
     }
 
-    fn compress(
+    /// Makes the gzip and brotli forms, once; later calls do nothing.
+    pub fn compress(&self, effort: Effort) {
+        self.compressed.get_or_init(|| {
+            let body = &self.identity;
+            if body.len() <= 256 {
+                return Compressed::default();
+            }
+            let smaller = |z: Vec<u8>| (z.len() < body.len()).then(|| Bytes::from(z));
+            Compressed {
+                gzip: gzip(body, effort).and_then(smaller),
+                brotli: brotli(body, effort).and_then(smaller),
+            }
+        });
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.compressed.get().is_some()
+    }
+
+    pub fn gzip(&self) -> Option<&Bytes> {
+        self.compressed.get().and_then(|c| c.gzip.as_ref())
+    }
+
+    pub fn brotli(&self) -> Option<&Bytes> {
+        self.compressed.get().and_then(|c| c.brotli.as_ref())
+    }
+
+    fn plain(
         etag: String,
         status: StatusCode,
         content_type: &'static str,
@@ -77,15 +122,6 @@ impl Asset {
         caching: Caching,
         cors: bool,
     ) -> Asset {
-        let compressible = body.len() > 256;
-        let gzip = compressible
-            .then(|| gzip(&body))
-            .flatten()
-            .filter(|z| z.len() < body.len());
-        let brotli = compressible
-            .then(|| brotli(&body))
-            .flatten()
-            .filter(|z| z.len() < body.len());
         let tag = |suffix: &str| {
             HeaderValue::from_str(&format!("\"{etag}{suffix}\""))
                 .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
@@ -98,8 +134,7 @@ impl Asset {
             tags: [tag(""), tag("-gz"), tag("-br")],
             etag,
             identity: Bytes::from(body),
-            gzip: gzip.map(Bytes::from),
-            brotli: brotli.map(Bytes::from),
+            compressed: OnceLock::new(),
         }
     }
 
@@ -123,7 +158,7 @@ impl Asset {
                 name.eq_ignore_ascii_case(coding) && !q_zero
             })
         };
-        let (body, coding, tag) = match (&self.brotli, &self.gzip) {
+        let (body, coding, tag) = match (self.brotli(), self.gzip()) {
             (Some(b), _) if accepts("br") => (b, Some("br"), &self.tags[2]),
             (_, Some(g)) if accepts("gzip") => (g, Some("gzip"), &self.tags[1]),
             _ => (&self.identity, None, &self.tags[0]),
@@ -218,7 +253,7 @@ impl Reuse {
             {
                 a.clone()
             }
-            _ => Arc::new(Asset::compress(
+            _ => Arc::new(Asset::plain(
                 etag,
                 status,
                 content_type,
@@ -230,16 +265,35 @@ impl Reuse {
     }
 }
 
-fn gzip(body: &[u8]) -> Option<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+/// How hard to compress: the most for files compressed once at start, a level that
+/// costs a few milliseconds for documents rebuilt on every change (brotli 5 is about
+/// ten times faster than 9 for a few per cent more bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    Once,
+    Often,
+}
+
+fn gzip(body: &[u8], effort: Effort) -> Option<Vec<u8>> {
+    let level = match effort {
+        Effort::Once => flate2::Compression::best(),
+        Effort::Often => flate2::Compression::new(6),
+    };
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
     enc.write_all(body).ok()?;
     enc.finish().ok()
 }
 
-fn brotli(body: &[u8]) -> Option<Vec<u8>> {
+fn brotli(body: &[u8], effort: Effort) -> Option<Vec<u8>> {
+    let quality = match effort {
+        Effort::Once => 11,
+        Effort::Often => 5,
+    };
+    // A window no larger than the body: the encoder's tables grow with it.
+    let lgwin = (usize::BITS - body.len().leading_zeros()).clamp(16, 22);
     let mut out = Vec::new();
     {
-        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, quality, lgwin);
         w.write_all(body).ok()?;
         w.flush().ok()?;
     }

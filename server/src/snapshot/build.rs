@@ -1,19 +1,25 @@
-//! One consistent picture of the public side, built when the event log moves: every
-//! document, page and feed rendered and compressed once, then served from memory.
+//! One consistent picture of the public side, built when the event log moves: the
+//! documents, the home and first history page, the feeds and the pages of incidents
+//! still going on, each rendered and compressed once, then served from memory. A build
+//! keeps what the previous one made when its inputs did not change: a document is
+//! rendered again only when something it shows changed (or, for what depends on the
+//! clock, when the minute did), and compressed again only when its bytes changed.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    hash::{Hash, Hasher},
+    sync::Arc,
 };
 
 use actix_web::http::StatusCode;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
 use super::asset::{Asset, Caching, Reuse};
 use crate::domain::{Incident, PageStatus};
 use crate::render::{
+    fragments::{self, Fragments},
     ics,
     pages::{self, Data, StaticLinks},
     statuspage::{
@@ -21,58 +27,78 @@ use crate::render::{
     },
     templates::Renderer,
 };
-use crate::store::{
-    Store, StoreError, components, events,
-    incidents::{self, Filter},
-    pages as page_store,
-};
-
 pub const HISTORY_PAGE_SIZE: u64 = 25;
-const RECENT: u64 = 50;
 
 pub struct Snapshot {
     pub version: i64,
     pub built_at: DateTime<Utc>,
     pub data: Data,
     pub assets: HashMap<String, Arc<Asset>>,
-    /// Pages rendered on first request from this snapshot (old incidents, older history).
-    pub lazy: Mutex<HashMap<String, Arc<Asset>>>,
+    /// What each page was rendered from (see [`Stamp`]).
+    stamps: HashMap<String, u64>,
+    /// Parts of pages this build rendered or reused, and those with the previous
+    /// build's: what the next build may reuse (two builds' worth, no more).
+    parts_used: fragments::Kept,
+    pub parts: fragments::Kept,
 }
 
-/// Reads everything the public side shows.
-pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<Data, StoreError> {
-    let db = store.db();
-    let page_id = store.page_id();
-    let version = events::latest_seq(db).await?;
-    let page = page_store::get(db, page_id).await?;
-    let ctx = crate::render::statuspage::PageCtx::new(&page);
-    Ok(Data {
-        components: components::list(db, page_id).await?,
-        recent: incidents::list(db, page_id, Filter::All, None, RECENT * 2, 0).await?,
-        incidents: incidents::list(db, page_id, Filter::Incidents, None, RECENT, 0).await?,
-        maintenances: incidents::list(db, page_id, Filter::Maintenances, None, RECENT, 0).await?,
-        unresolved: incidents::list(db, page_id, Filter::Unresolved, None, 100, 0).await?,
-        upcoming: incidents::list(db, page_id, Filter::Scheduled, None, 100, 0).await?,
-        active_maintenance: incidents::list(db, page_id, Filter::ActiveMaintenance, None, 100, 0)
-            .await?,
-        changes: components::changes_since(db, now - Duration::days(pages::UPTIME_DAYS + 1))
-            .await?,
-        page,
-        ctx,
-        now,
-        version,
-    })
+/// A digest of what a page shows: the same stamp, the same page.
+#[derive(Default)]
+struct Stamp(std::collections::hash_map::DefaultHasher);
+
+impl Stamp {
+    fn with(mut self, v: impl Hash) -> Self {
+        v.hash(&mut self.0);
+        self
+    }
+
+    fn done(self) -> u64 {
+        self.0.finish()
+    }
 }
 
+/// What every page's frame shows: the page's settings and the component names.
+fn frame_stamp(data: &Data) -> Stamp {
+    let mut s = Stamp::default().with((
+        &data.page.name,
+        &data.page.url,
+        &data.page.time_zone,
+        data.ctx.base.as_str(),
+    ));
+    for c in &data.components {
+        s = s.with((c.id.as_str(), &c.name, c.group_id.as_ref().map(|g| g.as_str())));
+    }
+    s
+}
+
+/// A Statuspage v2 document: the page, then one or two lists (or the status).
 #[derive(Serialize)]
-struct Wrapped<'a, T: Serialize> {
+struct Doc<'a> {
     page: &'a PageDoc,
-    #[serde(flatten)]
-    body: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    components: Option<&'a [ComponentDoc]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    incidents: Option<&'a [IncidentDoc]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduled_maintenances: Option<&'a [&'a IncidentDoc]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a PageStatus>,
 }
 
-fn json_asset<T: Serialize>(reuse: &Reuse, page: &PageDoc, body: T) -> Arc<Asset> {
-    let bytes = serde_json::to_vec(&Wrapped { page, body }).unwrap_or_default();
+impl<'a> Doc<'a> {
+    fn of(page: &'a PageDoc) -> Self {
+        Doc {
+            page,
+            components: None,
+            incidents: None,
+            scheduled_maintenances: None,
+            status: None,
+        }
+    }
+}
+
+fn json_asset(reuse: &Reuse, doc: &Doc<'_>) -> Arc<Asset> {
+    let bytes = serde_json::to_vec(doc).unwrap_or_default();
     reuse.asset(
         StatusCode::OK,
         "application/json; charset=utf-8",
@@ -106,8 +132,9 @@ pub fn html_asset(
 
 pub const FALLBACK_500: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went wrong</title></head><body><main><h1>Something went wrong</h1><p>The status page could not be shown. Please try again in a moment.</p></main></body></html>";
 
-/// Renders every public document from `data`; documents whose bytes equal one in
-/// `previous` keep that one (and its compressed forms).
+/// Renders the public documents from `data`; a page whose stamp equals the one it had
+/// in `previous` keeps that page, and a document whose bytes equal one in `previous`
+/// keeps that one's compressed forms.
 pub fn build(
     data: Data,
     renderer: &Renderer,
@@ -119,7 +146,7 @@ pub fn build(
     let reuse = &reuse;
     let mut assets: HashMap<String, Arc<Asset>> = HashMap::new();
     let ctx = &data.ctx;
-    let page = page_doc(&data.page, ctx);
+    let page_json = page_doc(&data.page, ctx);
     let index = ComponentIndex::new(&data.components);
     let docs = |list: &[Incident]| -> Vec<IncidentDoc> {
         list.iter()
@@ -133,75 +160,112 @@ pub fn build(
     let maintenances = docs(&data.maintenances);
     let upcoming = docs(&data.upcoming);
     let active = docs(&data.active_maintenance);
-    let mut current_maint = active.clone();
-    current_maint.extend(upcoming.iter().cloned());
-
-    assets.insert(
-        "/api/v2/summary.json".into(),
-        json_asset(
-            reuse,
-            &page,
-            json!({
-                "components": components,
-                "incidents": unresolved,
-                "scheduled_maintenances": current_maint,
-                "status": status,
-            }),
+    let current_maint: Vec<&IncidentDoc> = active.iter().chain(&upcoming).collect();
+    let all_maint: Vec<&IncidentDoc> = maintenances.iter().collect();
+    let upcoming: Vec<&IncidentDoc> = upcoming.iter().collect();
+    let active: Vec<&IncidentDoc> = active.iter().collect();
+    let docs: [(&str, Doc<'_>); 8] = [
+        (
+            "/api/v2/summary.json",
+            Doc {
+                components: Some(&components),
+                incidents: Some(&unresolved),
+                scheduled_maintenances: Some(&current_maint),
+                status: Some(&status),
+                ..Doc::of(&page_json)
+            },
         ),
-    );
-    assets.insert(
-        "/api/v2/status.json".into(),
-        json_asset(reuse, &page, json!({"status": status})),
-    );
-    assets.insert(
-        "/api/v2/components.json".into(),
-        json_asset(reuse, &page, json!({"components": components})),
-    );
-    assets.insert(
-        "/api/v2/incidents.json".into(),
-        json_asset(reuse, &page, json!({"incidents": incidents})),
-    );
-    assets.insert(
-        "/api/v2/incidents/unresolved.json".into(),
-        json_asset(reuse, &page, json!({"incidents": unresolved})),
-    );
-    assets.insert(
-        "/api/v2/scheduled-maintenances.json".into(),
-        json_asset(
-            reuse,
-            &page,
-            json!({"scheduled_maintenances": maintenances}),
+        (
+            "/api/v2/status.json",
+            Doc {
+                status: Some(&status),
+                ..Doc::of(&page_json)
+            },
         ),
-    );
-    assets.insert(
-        "/api/v2/scheduled-maintenances/upcoming.json".into(),
-        json_asset(reuse, &page, json!({"scheduled_maintenances": upcoming})),
-    );
-    assets.insert(
-        "/api/v2/scheduled-maintenances/active.json".into(),
-        json_asset(reuse, &page, json!({"scheduled_maintenances": active})),
-    );
+        (
+            "/api/v2/components.json",
+            Doc {
+                components: Some(&components),
+                ..Doc::of(&page_json)
+            },
+        ),
+        (
+            "/api/v2/incidents.json",
+            Doc {
+                incidents: Some(&incidents),
+                ..Doc::of(&page_json)
+            },
+        ),
+        (
+            "/api/v2/incidents/unresolved.json",
+            Doc {
+                incidents: Some(&unresolved),
+                ..Doc::of(&page_json)
+            },
+        ),
+        (
+            "/api/v2/scheduled-maintenances.json",
+            Doc {
+                scheduled_maintenances: Some(&all_maint),
+                ..Doc::of(&page_json)
+            },
+        ),
+        (
+            "/api/v2/scheduled-maintenances/upcoming.json",
+            Doc {
+                scheduled_maintenances: Some(&upcoming),
+                ..Doc::of(&page_json)
+            },
+        ),
+        (
+            "/api/v2/scheduled-maintenances/active.json",
+            Doc {
+                scheduled_maintenances: Some(&active),
+                ..Doc::of(&page_json)
+            },
+        ),
+    ];
+    for (path, doc) in &docs {
+        assets.insert((*path).into(), json_asset(reuse, doc));
+    }
     assets.insert(
         "/live.json".into(),
         reuse.asset(
             StatusCode::OK,
             "application/json; charset=utf-8",
-            json!({"version": data.version, "status": status}).to_string(),
+            json!({
+                "version": data.version,
+                "status": status,
+                "updated": data.page.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
+            .to_string(),
             Caching::Live,
             true,
         ),
     );
 
-    assets.insert(
-        "/".into(),
+    let mut stamps: HashMap<String, u64> = HashMap::new();
+    let frame = frame_stamp(&data).done();
+    let minute = data.now.timestamp() / 60;
+    // Renders the page at `path` unless the previous build made it from the same stamp.
+    let mut page = |path: String, stamp: u64, render: &dyn Fn() -> Arc<Asset>| {
+        let kept = previous
+            .filter(|p| p.stamps.get(&path) == Some(&stamp))
+            .and_then(|p| p.assets.get(&path).cloned());
+        assets.insert(path.clone(), kept.unwrap_or_else(render));
+        stamps.insert(path, stamp);
+    };
+
+    let parts = Fragments::new(renderer, previous.map(|p| &p.parts));
+    page("/".into(), Stamp::default().with((data.version, minute, frame)).done(), &|| {
         html_asset(
             reuse,
             renderer,
             "pages/index",
-            &pages::index_view(&data, links),
+            &pages::index_view(&data, links, &parts),
             StatusCode::OK,
-        ),
-    );
+        )
+    });
     let first_history: Vec<Incident> = data
         .recent
         .iter()
@@ -209,34 +273,50 @@ pub fn build(
         .cloned()
         .collect();
     let more = data.recent.len() > HISTORY_PAGE_SIZE as usize;
-    assets.insert(
+    let listed = |list: &[Incident]| {
+        list.iter().fold(Stamp::default().with(frame), |s, i| {
+            s.with((i.id.as_str(), i.updated_at))
+        })
+    };
+    // Open incidents' cards show how long they have lasted: the minute counts.
+    page(
         "/history".into(),
-        html_asset(
-            reuse,
-            renderer,
-            "pages/history",
-            &pages::history_view(&data, links, &first_history, 1, more),
-            StatusCode::OK,
-        ),
+        listed(&first_history).with((more, minute)).done(),
+        &|| {
+            html_asset(
+                reuse,
+                renderer,
+                "pages/history",
+                &pages::history_view(&data, links, &first_history, 1, more, &parts),
+                StatusCode::OK,
+            )
+        },
     );
-    let fresh = data.now - Duration::days(14);
-    for i in data
-        .recent
+    // The pages of incidents still going on (and maintenance announced or under way)
+    // are kept ready; every other incident's page is rendered when asked for.
+    let mut going_on: Vec<&Incident> = data
+        .unresolved
         .iter()
-        .filter(|i| i.status.is_open() || i.updated_at > fresh)
-    {
-        assets.insert(
-            format!("/incidents/{}", i.id),
+        .chain(&data.upcoming)
+        .chain(&data.active_maintenance)
+        .collect();
+    going_on.dedup_by_key(|i| &i.id);
+    for i in going_on {
+        let stamp = Stamp::default()
+            .with((frame, i.id.as_str(), i.updated_at, minute))
+            .done();
+        page(format!("/incidents/{}", i.id), stamp, &|| {
             html_asset(
                 reuse,
                 renderer,
                 "pages/incident",
                 &pages::incident_view(&data, links, i),
                 StatusCode::OK,
-            ),
-        );
+            )
+        });
     }
-    let feed = pages::feed_view(&data);
+    let feeds = listed(&data.recent).done();
+    let feed = std::cell::OnceCell::new();
     for (path, template, ct) in [
         (
             "/history.atom",
@@ -249,16 +329,31 @@ pub fn build(
             "application/rss+xml; charset=utf-8",
         ),
     ] {
-        match renderer.render(template, &feed) {
-            Ok(xml) => {
-                assets.insert(
-                    path.into(),
-                    reuse.asset(StatusCode::OK, ct, xml, Caching::Live, true),
-                );
+        page(path.into(), feeds, &|| {
+            match renderer.render(template, feed.get_or_init(|| pages::feed_view(&data))) {
+                Ok(xml) => reuse.asset(StatusCode::OK, ct, xml, Caching::Live, true),
+                Err(e) => {
+                    tracing::error!(error = %e, template, "feed rendering failed");
+                    reuse.asset(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "text/plain; charset=utf-8",
+                        "The feed could not be rendered.",
+                        Caching::NoStore,
+                        true,
+                    )
+                }
             }
-            Err(e) => tracing::error!(error = %e, template, "feed rendering failed"),
-        }
+        });
     }
+    page("404".into(), frame, &|| {
+        html_asset(
+            reuse,
+            renderer,
+            "pages/error",
+            &pages::error_view(&data, links, 404, "Page not found", "There is nothing at this address. The incident may have been removed, or the link mistyped."),
+            StatusCode::NOT_FOUND,
+        )
+    });
     let calendar = ics::calendar(&data);
     assets.insert(
         "/maintenance.ics".into(),
@@ -270,21 +365,22 @@ pub fn build(
             true,
         ),
     );
-    assets.insert(
-        "404".into(),
-        html_asset(
-            reuse,
-            renderer,
-            "pages/error",
-            &pages::error_view(&data, links, 404, "Page not found", "There is nothing at this address. The incident may have been removed, or the link mistyped."),
-            StatusCode::NOT_FOUND,
-        ),
-    );
+
+    data.markdown.turn();
+    let parts_used = parts.kept();
+    let mut parts = parts_used.clone();
+    if let Some(p) = previous {
+        for (k, v) in &p.parts_used {
+            parts.entry(*k).or_insert_with(|| v.clone());
+        }
+    }
     Snapshot {
         version: data.version,
         built_at,
         data,
         assets,
-        lazy: Mutex::new(HashMap::new()),
+        stamps,
+        parts_used,
+        parts,
     }
 }

@@ -5,6 +5,8 @@
 
 pub mod asset;
 mod build;
+mod lazy;
+mod load;
 
 use std::{
     collections::HashMap,
@@ -17,7 +19,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-pub use asset::{Asset, Caching, Reuse};
+pub use asset::{Asset, Caching, Effort, Reuse};
 pub use build::{FALLBACK_500, HISTORY_PAGE_SIZE, Snapshot};
 
 use crate::{
@@ -25,6 +27,8 @@ use crate::{
     config::Settings,
     domain::IncidentId,
     render::{
+        fragments::Fragments,
+        markdown,
         pages::{self, StaticLinks},
         templates::Renderer,
     },
@@ -38,17 +42,18 @@ const JS: &[u8] = include_bytes!("../../../web/herald.js");
 /// uptime bars move with the clock.
 const MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
-/// How many pages rendered on demand one snapshot keeps.
-const LAZY_PAGES: usize = 10_000;
-
 pub struct Snapshots {
     current: RwLock<Option<Arc<Snapshot>>>,
     /// The version of the newest snapshot built.
     built: watch::Sender<i64>,
+    /// The version of the newest snapshot whose documents are all compressed.
+    compressed: Arc<watch::Sender<i64>>,
     rebuilding: tokio::sync::Mutex<()>,
     renderer: Arc<Renderer>,
     statics: HashMap<String, Arc<Asset>>,
     links: Arc<StaticLinks>,
+    markdown: Arc<markdown::Cache>,
+    lazy: lazy::Lazy,
 }
 
 fn fingerprint(bytes: &[u8]) -> String {
@@ -79,10 +84,13 @@ impl Snapshots {
         Ok(Snapshots {
             current: RwLock::new(None),
             built: watch::channel(-1).0,
+            compressed: Arc::new(watch::channel(-1).0),
             rebuilding: tokio::sync::Mutex::new(()),
             renderer: Arc::new(renderer),
             statics,
             links: Arc::new(links),
+            markdown: Arc::new(markdown::Cache::default()),
+            lazy: lazy::Lazy::default(),
         })
     }
 
@@ -101,13 +109,26 @@ impl Snapshots {
         let _ = rx.wait_for(|v| *v >= seq).await;
     }
 
+    /// Waits until the snapshot with event `seq` is served compressed.
+    pub async fn compressed(&self, seq: i64) {
+        let mut rx = self.compressed.subscribe();
+        let _ = rx.wait_for(|v| *v >= seq).await;
+    }
+
     /// Rebuilds the snapshot from the database. On failure the previous snapshot stays
     /// (readers get slightly stale data rather than an error).
     #[tracing::instrument(skip_all, fields(page = %store.page_id(), seq))]
     pub async fn rebuild(&self, store: &Store, now: DateTime<Utc>) {
         let _one_at_a_time = self.rebuilding.lock().await;
         let started = std::time::Instant::now();
-        let data = match build::load(store, now).await {
+        let previous = self.current();
+        let read = async {
+            let changed = load::Changed::since(store, previous.as_ref().map(|p| p.version)).await?;
+            self.invalidate(&changed);
+            let prior = previous.as_ref().map(|p| &p.data);
+            load::load(store, now, self.markdown.clone(), prior, &changed).await
+        };
+        let data = match read.await {
             Ok(data) => data,
             Err(e) => {
                 tracing::error!(error = %e, "public snapshot rebuild failed; serving the previous one");
@@ -116,7 +137,6 @@ impl Snapshots {
         };
         tracing::Span::current().record("seq", data.version);
         let loaded = started.elapsed();
-        let previous = self.current();
         let renderer = self.renderer.clone();
         let links = self.links.clone();
         let built = tokio::task::spawn_blocking(move || {
@@ -126,17 +146,36 @@ impl Snapshots {
         match built {
             Ok(snap) => {
                 let version = snap.version;
+                let (lazy_incidents, lazy_history) = self.lazy.bytes();
                 tracing::debug!(
                     version,
-                    load_ms = loaded.as_millis() as u64,
-                    build_ms = (started.elapsed() - loaded).as_millis() as u64,
+                    load_ms = loaded.as_secs_f64() * 1000.0,
+                    build_ms = (started.elapsed() - loaded).as_secs_f64() * 1000.0,
                     assets = snap.assets.len(),
+                    markdown_cached = self.markdown.len(),
+                    lazy_incident_bytes = lazy_incidents,
+                    lazy_history_bytes = lazy_history,
                     "public snapshot rebuilt"
                 );
+                // Compressed after it is served: a change shows at once, plain, and
+                // compressed a few milliseconds later.
+                let plain: Vec<Arc<Asset>> = snap
+                    .assets
+                    .values()
+                    .filter(|a| !a.is_compressed())
+                    .cloned()
+                    .collect();
                 if let Ok(mut g) = self.current.write() {
                     *g = Some(Arc::new(snap));
                 }
                 self.built.send_modify(|v| *v = (*v).max(version));
+                let compressed = self.compressed.clone();
+                tokio::task::spawn_blocking(move || {
+                    for a in plain {
+                        a.compress(Effort::Often);
+                    }
+                    compressed.send_modify(|v| *v = (*v).max(version));
+                });
             }
             Err(e) => {
                 tracing::error!(error = %e, "public snapshot build failed; serving the previous one")
@@ -177,78 +216,106 @@ impl Snapshots {
         });
     }
 
+    /// Drops the pages rendered on demand that show what changed.
+    fn invalidate(&self, changed: &load::Changed) {
+        if changed.everything || changed.frame {
+            self.lazy.forget_all();
+            return;
+        }
+        if changed.created > 0 {
+            self.lazy.forget_missing();
+        }
+        for id in &changed.incidents {
+            self.lazy.forget_incident(id.as_str());
+        }
+    }
+
     /// The 404 page of `snap`.
     pub fn not_found(&self, snap: &Snapshot) -> Option<Arc<Asset>> {
         snap.assets.get("404").cloned()
     }
 
-    fn lazy(&self, snap: &Snapshot, key: &str) -> Option<Arc<Asset>> {
-        snap.lazy.lock().ok().and_then(|m| m.get(key).cloned())
+    /// Renders a page of `snap` off the request threads: `view` composes it (with the
+    /// parts `snap` already rendered), then it is rendered and compressed.
+    async fn render<V, F>(&self, snap: Arc<Snapshot>, template: &'static str, view: F) -> Arc<Asset>
+    where
+        V: serde::Serialize,
+        F: FnOnce(&Snapshot, &StaticLinks, &Fragments<'_>) -> V + Send + 'static,
+    {
+        let (renderer, links) = (self.renderer.clone(), self.links.clone());
+        tokio::task::spawn_blocking(move || {
+            let parts = Fragments::new(&renderer, Some(&snap.parts));
+            let v = view(&snap, &links, &parts);
+            let a = build::html_asset(&Reuse::default(), &renderer, template, &v, StatusCode::OK);
+            a.compress(Effort::Often);
+            a
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, template, "rendering failed");
+            Arc::new(Asset::error_page())
+        })
     }
 
-    fn remember(&self, snap: &Snapshot, key: String, asset: Arc<Asset>) {
-        if let Ok(mut m) = snap.lazy.lock()
-            && m.len() < LAZY_PAGES
-        {
-            m.insert(key, asset);
-        }
-    }
-
-    /// An incident's page: from the snapshot, or rendered on first request and kept with
-    /// it. `Ok(None)` when there is no such incident.
+    /// An incident's page: from the snapshot, or rendered on first request and kept.
+    /// `Ok(None)` when there is no such incident.
     pub async fn incident_page(
         &self,
         store: &Store,
-        snap: &Snapshot,
+        snap: &Arc<Snapshot>,
         id: &str,
     ) -> Result<Option<Arc<Asset>>, StoreError> {
-        let key = format!("/incidents/{id}");
-        if let Some(a) = snap
-            .assets
-            .get(&key)
-            .cloned()
-            .or_else(|| self.lazy(snap, &key))
-        {
-            return Ok(Some(a));
+        if let Some(a) = snap.assets.get(&format!("/incidents/{id}")) {
+            return Ok(Some(a.clone()));
         }
-        if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let ticket = match self.lazy.incident(id) {
+            Ok(a) => return Ok(Some(a)),
+            Err(t) => t,
+        };
+        if self.lazy.is_missing(id) {
             return Ok(None);
         }
         match incidents::get(store.db(), &IncidentId::from(id)).await {
             Ok(i) => {
-                let view = pages::incident_view(&snap.data, &self.links, &i);
-                let a = build::html_asset(
-                    &Reuse::default(),
-                    &self.renderer,
-                    "pages/incident",
-                    &view,
-                    StatusCode::OK,
-                );
-                self.remember(snap, key, a.clone());
+                let a = self
+                    .render(snap.clone(), "pages/incident", move |snap, links, _| {
+                        pages::incident_view(&snap.data, links, &i)
+                    })
+                    .await;
+                self.lazy.keep_incident(id, a.clone(), ticket);
                 Ok(Some(a))
             }
-            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(StoreError::NotFound { .. }) => {
+                self.lazy.keep_missing(id);
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
 
-    /// Page `page` of `/history`.
+    /// Page `page` of `/history`; `Ok(None)` past the last.
     pub async fn history_page(
         &self,
         store: &Store,
-        snap: &Snapshot,
+        snap: &Arc<Snapshot>,
         page: u64,
-    ) -> Result<Arc<Asset>, StoreError> {
+    ) -> Result<Option<Arc<Asset>>, StoreError> {
         if page == 1
             && let Some(a) = snap.assets.get("/history")
         {
-            return Ok(a.clone());
-        }
-        let key = format!("/history?page={page}");
-        if let Some(a) = self.lazy(snap, &key) {
-            return Ok(a);
+            return Ok(Some(a.clone()));
         }
         let size = HISTORY_PAGE_SIZE;
+        if page == 0 || page > snap.data.total.div_ceil(size).max(1) {
+            return Ok(None);
+        }
+        let ticket = match self.lazy.history(page) {
+            Ok(a) => return Ok(Some(a)),
+            Err(t) => t,
+        };
         let mut list = incidents::list(
             store.db(),
             store.page_id(),
@@ -260,15 +327,12 @@ impl Snapshots {
         .await?;
         let more = list.len() as u64 > size;
         list.truncate(size as usize);
-        let view = pages::history_view(&snap.data, &self.links, &list, page, more);
-        let a = build::html_asset(
-            &Reuse::default(),
-            &self.renderer,
-            "pages/history",
-            &view,
-            StatusCode::OK,
-        );
-        self.remember(snap, key, a.clone());
-        Ok(a)
+        let a = self
+            .render(snap.clone(), "pages/history", move |snap, links, parts| {
+                pages::history_view(&snap.data, links, &list, page, more, parts)
+            })
+            .await;
+        self.lazy.keep_history(page, a.clone(), ticket);
+        Ok(Some(a))
     }
 }

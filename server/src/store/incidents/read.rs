@@ -28,6 +28,38 @@ pub enum Filter {
     ActiveMaintenance,
 }
 
+impl Filter {
+    /// Whether `i` is in the list: the same rule as the query in [`list`].
+    pub fn matches(self, i: &Incident) -> bool {
+        use IncidentStatus::*;
+        let maintenance = i.scheduled_for.is_some();
+        match self {
+            Filter::All => true,
+            Filter::Incidents => !maintenance,
+            Filter::Unresolved => {
+                !maintenance && matches!(i.status, Investigating | Identified | Monitoring)
+            }
+            Filter::Maintenances => maintenance,
+            Filter::Scheduled => maintenance && i.status == Scheduled,
+            Filter::ActiveMaintenance => maintenance && matches!(i.status, InProgress | Verifying),
+        }
+    }
+}
+
+/// The incidents with these ids that exist.
+pub async fn get_many(db: &impl ConnectionTrait, ids: &[IncidentId]) -> Result<Vec<Incident>> {
+    let mut models = Vec::new();
+    for chunk in ids.chunks(500) {
+        models.extend(
+            incidents::Entity::find()
+                .filter(incidents::Column::Id.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?,
+        );
+    }
+    assemble(db, models).await
+}
+
 pub async fn get(db: &impl ConnectionTrait, id: &IncidentId) -> Result<Incident> {
     let model = incidents::Entity::find_by_id(id.clone())
         .one(db)
@@ -78,6 +110,15 @@ pub async fn list(
         .all(db)
         .await?;
     assemble(db, models).await
+}
+
+/// How many incidents and maintenances the page has.
+pub async fn count(db: &impl ConnectionTrait, page_id: &PageId) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(incidents::Entity::find()
+        .filter(incidents::Column::PageId.eq(page_id.clone()))
+        .count(db)
+        .await?)
 }
 
 /// Loads updates and affected components for many incidents in two queries per 500.

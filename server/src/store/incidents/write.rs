@@ -2,17 +2,17 @@
 //! or holds, the domain's decision, and one transaction that writes the new state, its
 //! events and the audit record.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
-    Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::Expr,
 };
 
 use super::read::get;
 use super::{Changes, Command, Incident, IncidentUpdate, Outcome};
+use crate::domain::holds;
 use crate::domain::incident::{Board, ComponentFacts, Fresh};
-use crate::domain::{ComponentId, ComponentStatus, IncidentId, IncidentStatus, UpdateId};
+use crate::domain::{ComponentId, IncidentId, IncidentStatus, UpdateId};
 use crate::store::{
     Result, StoreError, Write,
     entity::{
@@ -52,8 +52,9 @@ pub async fn apply(w: &mut Write, id: &IncidentId, command: Command) -> Result<O
     Ok(outcome)
 }
 
-/// The facts of `ids`: name, live status, whether a group, and the other incidents that
-/// hold each (two queries).
+/// The facts of `ids`: name, live status, whether a group, and the live incidents
+/// (other than `exclude`) that hold each. Only live incidents hold, so those are read
+/// first (a few, by status) rather than every incident that ever affected a component.
 async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> Result<Board> {
     let mut board = Board::new();
     let unique: Vec<ComponentId> = {
@@ -79,27 +80,32 @@ async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> 
                 },
             );
         }
-        let holder: RelationDef = links::Entity::belongs_to(incidents::Entity)
-            .from(links::Column::IncidentId)
-            .to(incidents::Column::Id)
-            .into();
-        let mut q = links::Entity::find()
-            .select_only()
-            .column(links::Column::ComponentId)
-            .column(links::Column::Status)
-            .column_as(incidents::Column::Status, "incident_status")
-            .join(JoinType::InnerJoin, holder)
-            .filter(links::Column::ComponentId.is_in(chunk.iter().cloned()));
-        if let Some(ex) = exclude {
-            q = q.filter(links::Column::IncidentId.ne(ex.clone()));
-        }
-        for (cid, held, status) in q
-            .into_tuple::<(ComponentId, ComponentStatus, IncidentStatus)>()
+    }
+    let mut live = incidents::Entity::find()
+        .select_only()
+        .column(incidents::Column::Id)
+        .column(incidents::Column::Status)
+        .filter(incidents::Column::PageId.eq(w.page_id().clone()))
+        .filter(incidents::Column::Status.is_in(holds::live_statuses()));
+    if let Some(ex) = exclude {
+        live = live.filter(incidents::Column::Id.ne(ex.clone()));
+    }
+    let live: HashMap<IncidentId, IncidentStatus> = live
+        .into_tuple::<(IncidentId, IncidentStatus)>()
+        .all(w.conn())
+        .await?
+        .into_iter()
+        .collect();
+    let live_ids: Vec<IncidentId> = live.keys().cloned().collect();
+    for holders in live_ids.chunks(500) {
+        for l in links::Entity::find()
+            .filter(links::Column::IncidentId.is_in(holders.iter().cloned()))
+            .filter(links::Column::ComponentId.is_in(unique.iter().cloned()))
             .all(w.conn())
             .await?
         {
-            if let Some(f) = board.get_mut(&cid) {
-                f.holds.push((status, held));
+            if let (Some(f), Some(status)) = (board.get_mut(&l.component_id), live.get(&l.incident_id)) {
+                f.holds.push((*status, l.status));
             }
         }
     }

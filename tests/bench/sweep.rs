@@ -1,0 +1,421 @@
+//! The data-size benchmark: how Herald's writes, rebuilds, memory, start-up and public
+//! serving behave as a page's history grows, beside nginx serving the same bytes.
+//!
+//!     tests/bench/sweep.sh            (builds the release binaries, then runs this)
+//!
+//! For each size (BENCH_SIZES, default "1000 5000 20000") it seeds that many incidents
+//! straight into a fresh SQLite database, starts the release `herald serve` on it and
+//! prints: start-up time to `/readyz`; admin write latency p50/p99 (PATCHes of an open
+//! incident, one after another); rebuild time p50/p99 (from Herald's own log); RSS
+//! after start and at peak; `/` and `/api/v2/summary.json` throughput and p99 at 64
+//! connections, alone and while an update lands every 200 ms; and nginx serving the
+//! same bytes in the same run. Not a test: figures, not verdicts. Traffic stays on
+//! 127.0.0.1 and everything stops by itself.
+
+mod seed;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18080)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// kB from /proc/PID/status (`VmRSS` or `VmHWM`).
+fn memory_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Wrk {
+    rps: f64,
+    p99_ms: f64,
+}
+
+fn wrk_ms(s: &str) -> f64 {
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
+    let v: f64 = num.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => v / 1000.0,
+        "ms" => v,
+        "s" => v * 1000.0,
+        "m" => v * 60_000.0,
+        _ => f64::NAN,
+    }
+}
+
+fn wrk(url: &str, conns: u32, secs: u32) -> Wrk {
+    let run = |d: u32, latency: bool| {
+        let mut c = Command::new("wrk");
+        c.args([
+            "-t2",
+            &format!("-c{conns}"),
+            &format!("-d{d}s"),
+            "--timeout",
+            "5s",
+        ]);
+        if latency {
+            c.arg("--latency");
+        }
+        c.arg(url);
+        c.output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    run(2, false);
+    let out = run(secs, true);
+    let rps = out
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    let p99_ms = out
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("99%"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map_or(f64::NAN, wrk_ms);
+    Wrk { rps, p99_ms }
+}
+
+struct Herald {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Herald {
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn herald_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent()
+        .map(|d| d.join("herald"))
+        .unwrap_or_else(|| PathBuf::from("target/release/herald"))
+}
+
+fn start_herald(dir: &Path, db: &str) -> anyhow::Result<(Herald, Duration)> {
+    let port = free_port();
+    let log = dir.join("herald.log");
+    let started = Instant::now();
+    let child = Command::new(herald_bin())
+        .arg("serve")
+        .current_dir(dir)
+        .env("HERALD_DATABASE_URL", db)
+        .env("HERALD_BIND", format!("127.0.0.1:{port}"))
+        .env("HERALD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("HERALD_LOG_FORMAT", "json")
+        .env("HERALD_LOG", "warn,herald::snapshot=debug")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log)?))
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let h = Herald { child, url, log };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let ok = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{}/readyz", h.url)])
+            .output()
+            .map(|o| o.stdout == b"200")
+            .unwrap_or(false);
+        if ok {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "herald did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok((h, started.elapsed()))
+}
+
+/// Build times of the snapshot, from Herald's debug log.
+fn rebuild_ms(log: &Path) -> Vec<f64> {
+    let mut v: Vec<f64> = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "public snapshot rebuilt")
+        .filter_map(|l| {
+            Some(l["load_ms"].as_f64()? + l["build_ms"].as_f64()?)
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+struct Row {
+    size: usize,
+    startup_ms: f64,
+    write_p50: f64,
+    write_p99: f64,
+    rebuild_p50: f64,
+    rebuild_p99: f64,
+    rss_start_mb: f64,
+    rss_peak_mb: f64,
+    serving: Vec<(String, &'static str, Wrk)>,
+}
+
+/// Serves `files` (path -> bytes) with nginx from `dir` on a free port.
+fn start_nginx(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<(Child, String)> {
+    let port = free_port();
+    let www = dir.join("www");
+    for (path, bytes) in files {
+        let name = if *path == "/" { "/index.html" } else { path };
+        let f = www.join(name.trim_start_matches('/'));
+        if let Some(p) = f.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::write(f, bytes)?;
+    }
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n access_log off;\n types {{ text/html html; application/json json; }}\n server {{ listen 127.0.0.1:{port}; root {w}; index index.html; }}\n}}\n",
+            d = dir.display(),
+            w = www.display()
+        ),
+    )?;
+    let nginx = if Path::new("/usr/sbin/nginx").exists() {
+        "/usr/sbin/nginx"
+    } else {
+        "nginx"
+    };
+    let child = Command::new(nginx)
+        .args(["-p", &dir.display().to_string(), "-c", &conf.display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok((child, format!("http://127.0.0.1:{port}")))
+}
+
+async fn measure(size: usize, secs: u32) -> anyhow::Result<Row> {
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("herald.db").display());
+    let status = Command::new(herald_bin())
+        .arg("migrate")
+        .env("HERALD_DATABASE_URL", &db)
+        .env("HERALD_LOG", "warn")
+        .stderr(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "migrate failed");
+    let seeded = Instant::now();
+    let page_id = seed::seed(&db, size, chrono::Utc::now()).await?;
+    eprintln!("  seeded {size} incidents in {:.1} s", seeded.elapsed().as_secs_f64());
+    let (h, startup) = start_herald(dir.path(), &db)?;
+    let pid = h.child.id();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_start = memory_kb(pid, "VmRSS:");
+    let token = std::fs::read_to_string(dir.path().join("herald-admin-token"))?
+        .trim()
+        .to_owned();
+    let client = reqwest::Client::new();
+    let open: Value = client
+        .get(format!("{}/v1/pages/{page_id}/incidents/unresolved", h.url))
+        .header("Authorization", format!("OAuth {token}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let incident = open[0]["id"].as_str().unwrap_or("").to_owned();
+    anyhow::ensure!(!incident.is_empty(), "no open incident: {open}");
+    let patch_url = format!("{}/v1/pages/{page_id}/incidents/{incident}", h.url);
+    let patch = |n: usize| {
+        let status = if n % 2 == 0 { "monitoring" } else { "identified" };
+        json!({"incident": {"status": status, "body": format!("Update {n}: traffic is moving back. Please expect additional updates within the next 30 minutes."), "next_update_in_minutes": 30}})
+    };
+    // Admin writes, one after another.
+    let mut writes = Vec::new();
+    for n in 0..200 {
+        let t = Instant::now();
+        let r = client
+            .patch(&patch_url)
+            .header("Authorization", format!("OAuth {token}"))
+            .json(&patch(n))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "PATCH {}", r.status());
+        writes.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    writes.sort_by(f64::total_cmp);
+    let rebuilds = rebuild_ms(&h.log);
+
+    let mut serving = Vec::new();
+    let paths = ["/", "/api/v2/summary.json"];
+    let mut files = Vec::new();
+    for p in paths {
+        let bytes = client
+            .get(format!("{}{p}", h.url))
+            .send()
+            .await?
+            .bytes()
+            .await?
+            .to_vec();
+        files.push((p, bytes));
+    }
+    let ngx_dir = dir.path().join("nginx");
+    std::fs::create_dir_all(&ngx_dir)?;
+    let (mut ngx, ngx_url) = start_nginx(&ngx_dir, &files)?;
+    for p in paths {
+        let url = format!("{}{p}", h.url);
+        let alone = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || wrk(&url, 64, secs)
+        })
+        .await?;
+        serving.push((p.to_owned(), "herald alone", alone));
+        // The same while an update lands every 200 ms.
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (client, stop, patch_url, token) =
+                (client.clone(), stop.clone(), patch_url.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut n = 1000;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = client
+                        .patch(&patch_url)
+                        .header("Authorization", format!("OAuth {token}"))
+                        .json(&patch(n))
+                        .send()
+                        .await;
+                    n += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        };
+        let busy = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || wrk(&url, 64, secs)
+        })
+        .await?;
+        stop.store(true, Ordering::Relaxed);
+        let _ = writer.await;
+        serving.push((p.to_owned(), "herald + writes", busy));
+        let n = tokio::task::spawn_blocking({
+            let url = format!("{ngx_url}{p}");
+            move || wrk(&url, 64, secs)
+        })
+        .await?;
+        serving.push((p.to_owned(), "nginx", n));
+    }
+    let _ = ngx.kill();
+    let _ = ngx.wait();
+    let rss_peak = memory_kb(pid, "VmHWM:");
+    h.stop();
+    Ok(Row {
+        size,
+        startup_ms: startup.as_secs_f64() * 1000.0,
+        write_p50: percentile(&writes, 0.5),
+        write_p99: percentile(&writes, 0.99),
+        rebuild_p50: percentile(&rebuilds, 0.5),
+        rebuild_p99: percentile(&rebuilds, 0.99),
+        rss_start_mb: rss_start as f64 / 1024.0,
+        rss_peak_mb: rss_peak as f64 / 1024.0,
+        serving,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // `herald-bench seed DATABASE_URL N`: only seed (for profiling by hand).
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("seed") {
+        let (Some(url), Some(n)) = (args.get(2), args.get(3).and_then(|n| n.parse().ok())) else {
+            anyhow::bail!("usage: herald-bench seed DATABASE_URL N");
+        };
+        let page = seed::seed(url, n, chrono::Utc::now()).await?;
+        println!("{page}");
+        return Ok(());
+    }
+    let sizes: Vec<usize> = env_or("BENCH_SIZES", "1000 5000 20000")
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let secs: u32 = env_or("BENCH_DURATION", "10").parse().unwrap_or(10);
+    eprintln!(
+        "data-size sweep on {} cores; herald {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        herald_bin().display()
+    );
+    let mut rows = Vec::new();
+    for size in sizes {
+        eprintln!("== {size} incidents");
+        rows.push(measure(size, secs).await?);
+    }
+    println!();
+    println!(
+        "| incidents | start-up to ready | admin write p50 / p99 | rebuild p50 / p99 | RSS start / peak |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    for r in &rows {
+        println!(
+            "| {} | {:.0} ms | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.0} / {:.0} MB |",
+            r.size,
+            r.startup_ms,
+            r.write_p50,
+            r.write_p99,
+            r.rebuild_p50,
+            r.rebuild_p99,
+            r.rss_start_mb,
+            r.rss_peak_mb
+        );
+    }
+    println!();
+    println!("| incidents | path | server | req/s at 64 conns | p99 | vs nginx |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for r in &rows {
+        for (path, who, w) in &r.serving {
+            let nginx = r
+                .serving
+                .iter()
+                .find(|(p, n, _)| p == path && *n == "nginx")
+                .map_or(f64::NAN, |(_, _, n)| n.rps);
+            println!(
+                "| {} | {path} | {who} | {:.0} | {:.2} ms | {:.2} |",
+                r.size,
+                w.rps,
+                w.p99_ms,
+                w.rps / nginx
+            );
+        }
+    }
+    Ok(())
+}
