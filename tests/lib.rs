@@ -227,6 +227,14 @@ impl TestApp {
             .await;
     }
 
+    /// Rebuilds the public snapshot from scratch, as after a change made by hand.
+    pub async fn rebuild_all(&self) {
+        self.state
+            .snapshots
+            .rebuild_all(&self.state.store, self.clock.now())
+            .await;
+    }
+
     /// Waits until the public side shows every change committed so far, compressed.
     pub async fn settle(&self) {
         let head = *self.state.store.head().borrow();

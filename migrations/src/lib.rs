@@ -7,6 +7,7 @@ mod m20261123_000001_create_core;
 mod m20261201_000001_add_page_subdomain;
 mod m20261201_000002_add_audit_client_addr;
 mod m20261201_000003_add_read_indexes;
+mod m20261201_000004_add_update_ordinal;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_add_page_subdomain::Migration),
             Box::new(m20261201_000002_add_audit_client_addr::Migration),
             Box::new(m20261201_000003_add_read_indexes::Migration),
+            Box::new(m20261201_000004_add_update_ordinal::Migration),
         ]
     }
 }

@@ -65,10 +65,19 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let tables = ["incidents", "component_status_changes", "incident_components"];
+        let tables = [
+            "incidents",
+            "component_status_changes",
+            "incident_components",
+        ];
         for (name, table) in INDEXES.iter().zip(tables) {
-            m.drop_index(Index::drop().name(*name).table(Alias::new(table)).to_owned())
-                .await?;
+            m.drop_index(
+                Index::drop()
+                    .name(*name)
+                    .table(Alias::new(table))
+                    .to_owned(),
+            )
+            .await?;
         }
         Ok(())
     }

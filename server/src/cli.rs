@@ -47,6 +47,8 @@ use crate::{
 ///                             (default 10)
 ///   HERALD_TRUSTED_PROXIES    comma-separated addresses or CIDRs of reverse proxies
 ///                             whose X-Forwarded-For / Forwarded name the client
+///   HERALD_SQLITE_SYNCHRONOUS full (default: a write survives power loss) or normal
+///                             (it survives a crash, not power loss; faster writes)
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -146,8 +148,11 @@ impl clap::ValueEnum for Role {
 /// The binary's entry point.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Rendering and compression run on the blocking pool: a few threads are enough,
+    // and each thread the allocator serves holds memory of its own.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(4)
         .build()
     {
         Ok(rt) => rt,

@@ -48,6 +48,10 @@ pub struct Settings {
     /// Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` / `Forwarded`
     /// headers name the client (`HERALD_TRUSTED_PROXIES`, comma-separated).
     pub trusted_proxies: String,
+    /// SQLite's `synchronous`: `full` (default: an acknowledged write survives a power
+    /// loss) or `normal` (it survives a crash of Herald or the OS, not a power loss; one
+    /// fsync fewer per write) (`HERALD_SQLITE_SYNCHRONOUS`).
+    pub sqlite_synchronous: String,
 }
 
 impl Default for Settings {
@@ -65,6 +69,7 @@ impl Default for Settings {
             migrate: true,
             shutdown_timeout: 10,
             trusted_proxies: String::new(),
+            sqlite_synchronous: "full".into(),
         }
     }
 }
@@ -97,6 +102,7 @@ impl fmt::Debug for Settings {
             .field("migrate", &self.migrate)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .finish()
     }
 }
@@ -162,6 +168,9 @@ impl Settings {
             if parsed.query().is_some() || parsed.fragment().is_some() {
                 anyhow::bail!("public_url '{u}' must not have a query or a fragment");
             }
+        }
+        if !["full", "normal"].contains(&self.sqlite_synchronous.as_str()) {
+            anyhow::bail!("sqlite_synchronous must be 'full' or 'normal'");
         }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             anyhow::bail!("log_format must be 'pretty' or 'json'");

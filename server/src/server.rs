@@ -33,7 +33,12 @@ pub async fn launch(
     clock: Clock,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
-    let (db, target) = database::connect(&settings.database_url, Mode::Create).await?;
+    let (db, target) = database::connect_with(
+        &settings.database_url,
+        Mode::Create,
+        database::Durability::from_setting(&settings.sqlite_synchronous),
+    )
+    .await?;
     if settings.migrate {
         let applied = database::migrate(&db).await?;
         if !applied.is_empty() {

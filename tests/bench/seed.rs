@@ -129,7 +129,8 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
     insert_batches(&txn, comps).await?;
 
     let span = (now - t0).num_seconds();
-    let (mut rows, mut ups, mut held, mut history) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut rows, mut ups, mut held, mut history) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         // Evenly over three years, oldest first; the newest 3 end within the hour.
         let started = t0 + Duration::seconds(span * i as i64 / n.max(1) as i64)
@@ -144,7 +145,11 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
             ComponentStatus::MajorOutage,
         ][rng.below(3) as usize];
         let steps: Vec<IncidentStatus> = if maintenance {
-            vec![IncidentStatus::Scheduled, IncidentStatus::InProgress, IncidentStatus::Completed]
+            vec![
+                IncidentStatus::Scheduled,
+                IncidentStatus::InProgress,
+                IncidentStatus::Completed,
+            ]
         } else if open {
             vec![IncidentStatus::Investigating, IncidentStatus::Identified]
         } else {
@@ -166,7 +171,9 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
                 id: Set(UpdateId::new(id(&format!("u{k}"), i))),
                 incident_id: Set(incident_id.clone()),
                 status: Set(*s),
-                body: Set(BODIES[k.min(3)].replace("{pod}", &pod).replace("{svc}", &svc)),
+                body: Set(BODIES[k.min(3)]
+                    .replace("{pod}", &pod)
+                    .replace("{svc}", &svc)),
                 created_at: Set(at),
                 updated_at: Set(at),
                 display_at: Set(at),
@@ -176,6 +183,7 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
                 next_update_due_at: Set((s.is_open() && *s != IncidentStatus::Scheduled)
                     .then(|| at + Duration::minutes(30))),
                 custom_tweet: Set(None),
+                ordinal: Set(k as i32),
             });
         }
         let held_status = if maintenance {

@@ -130,11 +130,19 @@ fn herald_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/release/herald"))
 }
 
-fn start_herald(dir: &Path, db: &str) -> anyhow::Result<(Herald, Duration)> {
+fn start_herald(
+    dir: &Path,
+    db: &str,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<(Herald, Duration)> {
     let port = free_port();
     let log = dir.join("herald.log");
     let started = Instant::now();
-    let child = Command::new(herald_bin())
+    let mut cmd = Command::new(herald_bin());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let child = cmd
         .arg("serve")
         .current_dir(dir)
         .env("HERALD_DATABASE_URL", db)
@@ -151,7 +159,14 @@ fn start_herald(dir: &Path, db: &str) -> anyhow::Result<(Herald, Duration)> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let ok = std::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{}/readyz", h.url)])
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("{}/readyz", h.url),
+            ])
             .output()
             .map(|o| o.stdout == b"200")
             .unwrap_or(false);
@@ -171,16 +186,68 @@ fn rebuild_ms(log: &Path) -> Vec<f64> {
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l["message"] == "public snapshot rebuilt")
-        .filter_map(|l| {
-            Some(l["load_ms"].as_f64()? + l["build_ms"].as_f64()?)
-        })
+        .filter_map(|l| Some(l["load_ms"].as_f64()? + l["build_ms"].as_f64()?))
         .collect();
     v.sort_by(f64::total_cmp);
     v
 }
 
+/// `n` admin writes one after another (PATCHes of `incident`): their latencies in ms,
+/// sorted.
+async fn writes(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    n: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        let r = client
+            .patch(url)
+            .header("Authorization", format!("OAuth {token}"))
+            .json(&patch_body(i))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "PATCH {}", r.status());
+        out.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    out.sort_by(f64::total_cmp);
+    Ok(out)
+}
+
+fn patch_body(n: usize) -> Value {
+    let status = if n.is_multiple_of(2) {
+        "monitoring"
+    } else {
+        "identified"
+    };
+    json!({"incident": {"status": status, "body": format!("Update {n}: traffic is moving back. Please expect additional updates within the next 30 minutes."), "next_update_in_minutes": 30}})
+}
+
+/// The page's open incident, by the admin API.
+async fn open_incident(
+    client: &reqwest::Client,
+    base: &str,
+    page_id: &str,
+    token: &str,
+) -> anyhow::Result<String> {
+    let open: Value = client
+        .get(format!("{base}/v1/pages/{page_id}/incidents/unresolved"))
+        .header("Authorization", format!("OAuth {token}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = open[0]["id"].as_str().unwrap_or("").to_owned();
+    anyhow::ensure!(!id.is_empty(), "no open incident: {open}");
+    Ok(id)
+}
+
 struct Row {
     size: usize,
+    /// Write p50/p99 with synchronous=FULL and NORMAL, for the first size only.
+    durability: Option<((f64, f64), (f64, f64))>,
     startup_ms: f64,
     write_p50: f64,
     write_p99: f64,
@@ -188,14 +255,30 @@ struct Row {
     rebuild_p99: f64,
     rss_start_mb: f64,
     rss_peak_mb: f64,
-    serving: Vec<(String, &'static str, Wrk)>,
+    serving: Vec<(String, u32, &'static str, Wrk)>,
 }
 
-/// Serves `files` (path -> bytes) with nginx from `dir` on a free port.
-fn start_nginx(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<(Child, String)> {
+/// Serves `files` (path, bytes, the headers Herald sent with them) with nginx from
+/// `dir` on a free port, sending the same headers, so both send about the same bytes.
+/// A document nginx serves: its path, its bytes, the headers Herald sent with it.
+type Served<'a> = (&'a str, Vec<u8>, Vec<(String, String)>);
+
+fn start_nginx(dir: &Path, files: &[Served<'_>]) -> anyhow::Result<(Child, String)> {
     let port = free_port();
     let www = dir.join("www");
-    for (path, bytes) in files {
+    let mut locations = String::new();
+    for (path, bytes, headers) in files {
+        locations.push_str(&format!("  location = {path} {{\n"));
+        for (k, v) in headers {
+            if matches!(
+                k.as_str(),
+                "date" | "content-length" | "etag" | "content-type" | "x-request-id"
+            ) {
+                continue;
+            }
+            locations.push_str(&format!("    add_header {k} \"{v}\";\n"));
+        }
+        locations.push_str("  }\n");
         let name = if *path == "/" { "/index.html" } else { path };
         let f = www.join(name.trim_start_matches('/'));
         if let Some(p) = f.parent() {
@@ -208,7 +291,7 @@ fn start_nginx(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<(Child, 
     std::fs::write(
         &conf,
         format!(
-            "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n access_log off;\n types {{ text/html html; application/json json; }}\n server {{ listen 127.0.0.1:{port}; root {w}; index index.html; }}\n}}\n",
+            "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n access_log off;\n types {{ text/html html; application/json json; }}\n server {{\n  listen 127.0.0.1:{port}; root {w}; index index.html;\n{locations} }}\n}}\n",
             d = dir.display(),
             w = www.display()
         ),
@@ -219,7 +302,12 @@ fn start_nginx(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<(Child, 
         "nginx"
     };
     let child = Command::new(nginx)
-        .args(["-p", &dir.display().to_string(), "-c", &conf.display().to_string()])
+        .args([
+            "-p",
+            &dir.display().to_string(),
+            "-c",
+            &conf.display().to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
@@ -227,9 +315,12 @@ fn start_nginx(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<(Child, 
     Ok((child, format!("http://127.0.0.1:{port}")))
 }
 
-async fn measure(size: usize, secs: u32) -> anyhow::Result<Row> {
+async fn measure(size: usize, secs: u32, first: bool) -> anyhow::Result<Row> {
     let dir = tempfile::tempdir()?;
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("herald.db").display());
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("herald.db").display()
+    );
     let status = Command::new(herald_bin())
         .arg("migrate")
         .env("HERALD_DATABASE_URL", &db)
@@ -239,8 +330,11 @@ async fn measure(size: usize, secs: u32) -> anyhow::Result<Row> {
     anyhow::ensure!(status.success(), "migrate failed");
     let seeded = Instant::now();
     let page_id = seed::seed(&db, size, chrono::Utc::now()).await?;
-    eprintln!("  seeded {size} incidents in {:.1} s", seeded.elapsed().as_secs_f64());
-    let (h, startup) = start_herald(dir.path(), &db)?;
+    eprintln!(
+        "  seeded {size} incidents in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+    let (h, startup) = start_herald(dir.path(), &db, &[])?;
     let pid = h.child.id();
     std::thread::sleep(Duration::from_millis(500));
     let rss_start = memory_kb(pid, "VmRSS:");
@@ -248,65 +342,54 @@ async fn measure(size: usize, secs: u32) -> anyhow::Result<Row> {
         .trim()
         .to_owned();
     let client = reqwest::Client::new();
-    let open: Value = client
-        .get(format!("{}/v1/pages/{page_id}/incidents/unresolved", h.url))
-        .header("Authorization", format!("OAuth {token}"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let incident = open[0]["id"].as_str().unwrap_or("").to_owned();
-    anyhow::ensure!(!incident.is_empty(), "no open incident: {open}");
+    let incident = open_incident(&client, &h.url, &page_id, &token).await?;
     let patch_url = format!("{}/v1/pages/{page_id}/incidents/{incident}", h.url);
-    let patch = |n: usize| {
-        let status = if n % 2 == 0 { "monitoring" } else { "identified" };
-        json!({"incident": {"status": status, "body": format!("Update {n}: traffic is moving back. Please expect additional updates within the next 30 minutes."), "next_update_in_minutes": 30}})
-    };
+    let patch = patch_body;
     // Admin writes, one after another.
-    let mut writes = Vec::new();
-    for n in 0..200 {
-        let t = Instant::now();
-        let r = client
-            .patch(&patch_url)
-            .header("Authorization", format!("OAuth {token}"))
-            .json(&patch(n))
-            .send()
-            .await?;
-        anyhow::ensure!(r.status() == 200, "PATCH {}", r.status());
-        writes.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    writes.sort_by(f64::total_cmp);
+    let write_ms = writes(&client, &patch_url, &token, 200).await?;
     let rebuilds = rebuild_ms(&h.log);
 
     let mut serving = Vec::new();
     let paths = ["/", "/api/v2/summary.json"];
     let mut files = Vec::new();
     for p in paths {
-        let bytes = client
-            .get(format!("{}{p}", h.url))
-            .send()
-            .await?
-            .bytes()
-            .await?
-            .to_vec();
-        files.push((p, bytes));
+        let res = client.get(format!("{}{p}", h.url)).send().await?;
+        let headers: Vec<(String, String)> = res
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let bytes = res.bytes().await?.to_vec();
+        files.push((p, bytes, headers));
     }
     let ngx_dir = dir.path().join("nginx");
     std::fs::create_dir_all(&ngx_dir)?;
     let (mut ngx, ngx_url) = start_nginx(&ngx_dir, &files)?;
     for p in paths {
         let url = format!("{}{p}", h.url);
-        let alone = tokio::task::spawn_blocking({
-            let url = url.clone();
-            move || wrk(&url, 64, secs)
-        })
-        .await?;
-        serving.push((p.to_owned(), "herald alone", alone));
+        for conns in [64, 256] {
+            let alone = tokio::task::spawn_blocking({
+                let url = url.clone();
+                move || wrk(&url, conns, secs)
+            })
+            .await?;
+            let n = tokio::task::spawn_blocking({
+                let url = format!("{ngx_url}{p}");
+                move || wrk(&url, conns, secs)
+            })
+            .await?;
+            serving.push((p.to_owned(), conns, "herald alone", alone));
+            serving.push((p.to_owned(), conns, "nginx", n));
+        }
         // The same while an update lands every 200 ms.
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
-            let (client, stop, patch_url, token) =
-                (client.clone(), stop.clone(), patch_url.clone(), token.clone());
+            let (client, stop, patch_url, token) = (
+                client.clone(),
+                stop.clone(),
+                patch_url.clone(),
+                token.clone(),
+            );
             tokio::spawn(async move {
                 let mut n = 1000;
                 while !stop.load(Ordering::Relaxed) {
@@ -328,23 +411,33 @@ async fn measure(size: usize, secs: u32) -> anyhow::Result<Row> {
         .await?;
         stop.store(true, Ordering::Relaxed);
         let _ = writer.await;
-        serving.push((p.to_owned(), "herald + writes", busy));
-        let n = tokio::task::spawn_blocking({
-            let url = format!("{ngx_url}{p}");
-            move || wrk(&url, 64, secs)
-        })
-        .await?;
-        serving.push((p.to_owned(), "nginx", n));
+        serving.push((p.to_owned(), 64, "herald + writes", busy));
     }
     let _ = ngx.kill();
     let _ = ngx.wait();
     let rss_peak = memory_kb(pid, "VmHWM:");
     h.stop();
+    // The cost of durability: the same writes after a restart with synchronous=FULL,
+    // then NORMAL, each in the same state.
+    let durability = if first {
+        let mut out = Vec::new();
+        for sync in ["full", "normal"] {
+            let (h, _) = start_herald(dir.path(), &db, &[("HERALD_SQLITE_SYNCHRONOUS", sync)])?;
+            let url = format!("{}/v1/pages/{page_id}/incidents/{incident}", h.url);
+            let w = writes(&client, &url, &token, 200).await?;
+            h.stop();
+            out.push((percentile(&w, 0.5), percentile(&w, 0.99)));
+        }
+        Some((out[0], out[1]))
+    } else {
+        None
+    };
     Ok(Row {
         size,
+        durability,
         startup_ms: startup.as_secs_f64() * 1000.0,
-        write_p50: percentile(&writes, 0.5),
-        write_p99: percentile(&writes, 0.99),
+        write_p50: percentile(&write_ms, 0.5),
+        write_p99: percentile(&write_ms, 0.99),
         rebuild_p50: percentile(&rebuilds, 0.5),
         rebuild_p99: percentile(&rebuilds, 0.99),
         rss_start_mb: rss_start as f64 / 1024.0,
@@ -376,9 +469,9 @@ async fn main() -> anyhow::Result<()> {
         herald_bin().display()
     );
     let mut rows = Vec::new();
-    for size in sizes {
+    for (i, size) in sizes.into_iter().enumerate() {
         eprintln!("== {size} incidents");
-        rows.push(measure(size, secs).await?);
+        rows.push(measure(size, secs, i == 0).await?);
     }
     println!();
     println!(
@@ -399,21 +492,30 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!();
-    println!("| incidents | path | server | req/s at 64 conns | p99 | vs nginx |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| incidents | path | connections | server | req/s | p99 | vs nginx |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for r in &rows {
-        for (path, who, w) in &r.serving {
+        for (path, conns, who, w) in &r.serving {
             let nginx = r
                 .serving
                 .iter()
-                .find(|(p, n, _)| p == path && *n == "nginx")
-                .map_or(f64::NAN, |(_, _, n)| n.rps);
+                .find(|(p, c, n, _)| p == path && c == conns && *n == "nginx")
+                .map_or(f64::NAN, |(_, _, _, n)| n.rps);
             println!(
-                "| {} | {path} | {who} | {:.0} | {:.2} ms | {:.2} |",
+                "| {} | {path} | {conns} | {who} | {:.0} | {:.2} ms | {:.2} |",
                 r.size,
                 w.rps,
                 w.p99_ms,
                 w.rps / nginx
+            );
+        }
+    }
+    for r in &rows {
+        if let Some(((f50, f99), (n50, n99))) = r.durability {
+            println!();
+            println!(
+                "Durability at {} incidents: admin write p50 / p99 {f50:.1} / {f99:.1} ms with synchronous=FULL (the default), {n50:.1} / {n99:.1} ms with NORMAL.",
+                r.size
             );
         }
     }

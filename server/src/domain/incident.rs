@@ -40,6 +40,9 @@ pub struct Update {
     pub template: Option<String>,
     pub next_update_due_at: Option<DateTime<Utc>>,
     pub custom_tweet: Option<String>,
+    /// Its place in the incident's timeline, from 0: the order updates were posted in,
+    /// whatever their times.
+    pub ordinal: i32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -367,6 +370,7 @@ impl Incident {
             template: c.template.clone(),
             next_update_due_at: due,
             custom_tweet: c.custom_tweet.clone(),
+            ordinal: 0,
         });
         incident.refresh_impact();
         let mut events = vec![Event::IncidentCreated {
@@ -510,6 +514,12 @@ impl Incident {
         effects.run(&mut next, step, &c.components, board)?;
         let mut events = Vec::new();
         if let Some(effect) = moved {
+            let ordinal = next
+                .updates
+                .iter()
+                .map(|u| u.ordinal + 1)
+                .max()
+                .unwrap_or(0);
             next.updates.insert(
                 0,
                 Update {
@@ -525,6 +535,7 @@ impl Incident {
                     template: c.template.clone(),
                     next_update_due_at: next.next_update_due_at,
                     custom_tweet: c.custom_tweet.clone(),
+                    ordinal,
                 },
             );
             let m = StatusMove {
@@ -593,7 +604,7 @@ impl Incident {
         next.updates.sort_by(|a, b| {
             b.display_at
                 .cmp(&a.display_at)
-                .then(b.created_at.cmp(&a.created_at))
+                .then(b.ordinal.cmp(&a.ordinal))
         });
         let events = vec![Event::UpdateEdited {
             incident_id: self.id.clone(),

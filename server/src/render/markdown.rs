@@ -18,13 +18,17 @@ enum Form {
 
 type Key = (Form, [u8; 16]);
 
+/// Rendered bodies by key.
+type Rendered = HashMap<Key, Arc<str>>;
+
 /// Every body rendered once per change: the snapshot's documents and pages ask this
 /// cache, which renders what it has not seen. It keeps what the last build used and
 /// forgets the rest (see [`Cache::turn`]), so it holds about what the public side
 /// shows.
 #[derive(Default)]
 pub struct Cache {
-    generations: Mutex<(HashMap<Key, Arc<str>>, HashMap<Key, Arc<str>>)>,
+    /// What the current build used, and what the previous one did.
+    generations: Mutex<(Rendered, Rendered)>,
 }
 
 impl Cache {
@@ -162,7 +166,10 @@ mod tests {
         let cache = super::Cache::default();
         let a = cache.html("**a**");
         assert_eq!(&*a, to_html("**a**"));
-        assert!(std::sync::Arc::ptr_eq(&a, &cache.html("**a**")), "rendered once");
+        assert!(
+            std::sync::Arc::ptr_eq(&a, &cache.html("**a**")),
+            "rendered once"
+        );
         cache.html("b");
         cache.turn();
         cache.html("**a**");

@@ -260,7 +260,10 @@ pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> In
         .collect();
     going_on.dedup_by_key(|i| &i.id);
     let render_card = |i: &Incident, template: &str| {
-        parts.html(template, &card(i, &index, &data.ctx, data.now, &data.markdown))
+        parts.html(
+            template,
+            &card(i, &index, &data.ctx, data.now, &data.markdown),
+        )
     };
     let maintenances = going_on
         .into_iter()

@@ -30,6 +30,9 @@ pub struct Data {
     pub active_maintenance: Vec<Incident>,
     /// How many incidents and maintenances there are in all (for history's last page).
     pub total: u64,
+    /// The version of the event log at which each listed incident last changed: what a
+    /// page that shows it was made from.
+    pub revisions: std::collections::HashMap<crate::domain::IncidentId, i64>,
     /// Component status changes in the uptime window.
     pub changes: Vec<StatusChange>,
     pub now: DateTime<Utc>,

@@ -30,12 +30,12 @@ pub enum Caching {
 }
 
 impl Caching {
-    fn header(self) -> &'static str {
-        match self {
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
             Caching::Live => "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400",
             Caching::Immutable => "public, max-age=31536000, immutable",
             Caching::NoStore => "no-store",
-        }
+        })
     }
 }
 
@@ -70,7 +70,14 @@ impl Asset {
         cors: bool,
     ) -> Asset {
         let body: Vec<u8> = body.into();
-        let a = Asset::plain(etag_of(&body), StatusCode::OK, content_type, body, caching, cors);
+        let a = Asset::plain(
+            etag_of(&body),
+            StatusCode::OK,
+            content_type,
+            body,
+            caching,
+            cors,
+        );
         a.compress(Effort::Once);
         a
     }
@@ -185,27 +192,43 @@ impl Asset {
         } else {
             status
         });
+        // Header values are static: this runs on every public request.
         res.insert_header((header::CACHE_CONTROL, self.caching.header()))
-            .insert_header((header::VARY, "Accept-Encoding"))
-            .insert_header(("X-Content-Type-Options", "nosniff"));
+            .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")))
+            .insert_header((
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ));
         if status == StatusCode::OK {
             res.insert_header((header::ETAG, tag.clone()));
         }
         if self.content_type.starts_with("text/html") {
             // Defence in depth behind the Markdown sanitiser: only our own script runs.
-            res.insert_header((header::CONTENT_SECURITY_POLICY, CSP))
-                .insert_header((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
-                .insert_header((header::X_FRAME_OPTIONS, "DENY"));
+            res.insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP),
+            ))
+            .insert_header((
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("strict-origin-when-cross-origin"),
+            ))
+            .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
         }
         if self.cors {
-            res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+            res.insert_header((
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ));
         }
         if not_modified {
             return res.finish();
         }
-        res.insert_header((header::CONTENT_TYPE, self.content_type));
+        res.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        ));
         if let Some(c) = coding {
-            res.insert_header((header::CONTENT_ENCODING, c));
+            res.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static(c)));
         }
         res.body(body.clone())
     }

@@ -66,7 +66,11 @@ fn frame_stamp(data: &Data) -> Stamp {
         data.ctx.base.as_str(),
     ));
     for c in &data.components {
-        s = s.with((c.id.as_str(), &c.name, c.group_id.as_ref().map(|g| g.as_str())));
+        s = s.with((
+            c.id.as_str(),
+            &c.name,
+            c.group_id.as_ref().map(|g| g.as_str()),
+        ));
     }
     s
 }
@@ -132,19 +136,50 @@ pub fn html_asset(
 
 pub const FALLBACK_500: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went wrong</title></head><body><main><h1>Something went wrong</h1><p>The status page could not be shown. Please try again in a moment.</p></main></body></html>";
 
-/// Renders the public documents from `data`; a page whose stamp equals the one it had
-/// in `previous` keeps that page, and a document whose bytes equal one in `previous`
-/// keeps that one's compressed forms.
-pub fn build(
-    data: Data,
-    renderer: &Renderer,
-    links: &StaticLinks,
-    built_at: DateTime<Utc>,
-    previous: Option<&Snapshot>,
-) -> Snapshot {
-    let reuse = Reuse::from(previous.into_iter().flat_map(|p| p.assets.values()));
-    let reuse = &reuse;
-    let mut assets: HashMap<String, Arc<Asset>> = HashMap::new();
+/// What one half of a build made: documents by path, and the stamps of pages.
+#[derive(Default)]
+struct Made {
+    assets: Vec<(String, Arc<Asset>)>,
+    stamps: Vec<(String, u64)>,
+}
+
+/// What a build shares between its halves.
+struct Inputs<'a> {
+    data: &'a Data,
+    renderer: &'a Renderer,
+    links: &'a StaticLinks,
+    previous: Option<&'a Snapshot>,
+    reuse: &'a Reuse,
+    /// The page's frame (see [`frame_stamp`]).
+    frame: u64,
+    /// The clock, to the minute: what shows durations changes with it.
+    minute: i64,
+}
+
+impl Made {
+    /// Renders the page at `path` unless the previous build made it from the same
+    /// stamp.
+    fn page(
+        &mut self,
+        at: &Inputs<'_>,
+        path: String,
+        stamp: u64,
+        render: impl FnOnce() -> Arc<Asset>,
+    ) {
+        let kept = at
+            .previous
+            .filter(|p| p.stamps.get(&path) == Some(&stamp))
+            .and_then(|p| p.assets.get(&path).cloned());
+        self.assets
+            .push((path.clone(), kept.unwrap_or_else(render)));
+        self.stamps.push((path, stamp));
+    }
+}
+
+/// The Statuspage v2 documents, `/live.json`, the feeds, the calendar and the 404 page.
+fn documents(at: &Inputs<'_>) -> Made {
+    let (data, reuse, renderer) = (at.data, at.reuse, at.renderer);
+    let mut made = Made::default();
     let ctx = &data.ctx;
     let page_json = page_doc(&data.page, ctx);
     let index = ComponentIndex::new(&data.components);
@@ -164,7 +199,7 @@ pub fn build(
     let all_maint: Vec<&IncidentDoc> = maintenances.iter().collect();
     let upcoming: Vec<&IncidentDoc> = upcoming.iter().collect();
     let active: Vec<&IncidentDoc> = active.iter().collect();
-    let docs: [(&str, Doc<'_>); 8] = [
+    let v2: [(&str, Doc<'_>); 8] = [
         (
             "/api/v2/summary.json",
             Doc {
@@ -225,10 +260,10 @@ pub fn build(
             },
         ),
     ];
-    for (path, doc) in &docs {
-        assets.insert((*path).into(), json_asset(reuse, doc));
+    for (path, doc) in &v2 {
+        made.assets.push(((*path).into(), json_asset(reuse, doc)));
     }
-    assets.insert(
+    made.assets.push((
         "/live.json".into(),
         reuse.asset(
             StatusCode::OK,
@@ -242,80 +277,10 @@ pub fn build(
             Caching::Live,
             true,
         ),
-    );
-
-    let mut stamps: HashMap<String, u64> = HashMap::new();
-    let frame = frame_stamp(&data).done();
-    let minute = data.now.timestamp() / 60;
-    // Renders the page at `path` unless the previous build made it from the same stamp.
-    let mut page = |path: String, stamp: u64, render: &dyn Fn() -> Arc<Asset>| {
-        let kept = previous
-            .filter(|p| p.stamps.get(&path) == Some(&stamp))
-            .and_then(|p| p.assets.get(&path).cloned());
-        assets.insert(path.clone(), kept.unwrap_or_else(render));
-        stamps.insert(path, stamp);
-    };
-
-    let parts = Fragments::new(renderer, previous.map(|p| &p.parts));
-    page("/".into(), Stamp::default().with((data.version, minute, frame)).done(), &|| {
-        html_asset(
-            reuse,
-            renderer,
-            "pages/index",
-            &pages::index_view(&data, links, &parts),
-            StatusCode::OK,
-        )
-    });
-    let first_history: Vec<Incident> = data
-        .recent
-        .iter()
-        .take(HISTORY_PAGE_SIZE as usize)
-        .cloned()
-        .collect();
-    let more = data.recent.len() > HISTORY_PAGE_SIZE as usize;
-    let listed = |list: &[Incident]| {
-        list.iter().fold(Stamp::default().with(frame), |s, i| {
-            s.with((i.id.as_str(), i.updated_at))
-        })
-    };
-    // Open incidents' cards show how long they have lasted: the minute counts.
-    page(
-        "/history".into(),
-        listed(&first_history).with((more, minute)).done(),
-        &|| {
-            html_asset(
-                reuse,
-                renderer,
-                "pages/history",
-                &pages::history_view(&data, links, &first_history, 1, more, &parts),
-                StatusCode::OK,
-            )
-        },
-    );
-    // The pages of incidents still going on (and maintenance announced or under way)
-    // are kept ready; every other incident's page is rendered when asked for.
-    let mut going_on: Vec<&Incident> = data
-        .unresolved
-        .iter()
-        .chain(&data.upcoming)
-        .chain(&data.active_maintenance)
-        .collect();
-    going_on.dedup_by_key(|i| &i.id);
-    for i in going_on {
-        let stamp = Stamp::default()
-            .with((frame, i.id.as_str(), i.updated_at, minute))
-            .done();
-        page(format!("/incidents/{}", i.id), stamp, &|| {
-            html_asset(
-                reuse,
-                renderer,
-                "pages/incident",
-                &pages::incident_view(&data, links, i),
-                StatusCode::OK,
-            )
-        });
-    }
-    let feeds = listed(&data.recent).done();
+    ));
+    // The feeds list the newest incidents with all their updates: they change when
+    // one of those does.
+    let feeds = listed(data, at.frame, &data.recent).done();
     let feed = std::cell::OnceCell::new();
     for (path, template, ct) in [
         (
@@ -329,8 +294,8 @@ pub fn build(
             "application/rss+xml; charset=utf-8",
         ),
     ] {
-        page(path.into(), feeds, &|| {
-            match renderer.render(template, feed.get_or_init(|| pages::feed_view(&data))) {
+        made.page(at, path.into(), feeds, || {
+            match renderer.render(template, feed.get_or_init(|| pages::feed_view(data))) {
                 Ok(xml) => reuse.asset(StatusCode::OK, ct, xml, Caching::Live, true),
                 Err(e) => {
                     tracing::error!(error = %e, template, "feed rendering failed");
@@ -345,36 +310,144 @@ pub fn build(
             }
         });
     }
-    page("404".into(), frame, &|| {
+    made.page(at, "404".into(), at.frame, || {
         html_asset(
             reuse,
             renderer,
             "pages/error",
-            &pages::error_view(&data, links, 404, "Page not found", "There is nothing at this address. The incident may have been removed, or the link mistyped."),
+            &pages::error_view(data, at.links, 404, "Page not found", "There is nothing at this address. The incident may have been removed, or the link mistyped."),
             StatusCode::NOT_FOUND,
         )
     });
-    let calendar = ics::calendar(&data);
-    assets.insert(
+    made.assets.push((
         "/maintenance.ics".into(),
         reuse.asset(
             StatusCode::OK,
             "text/calendar; charset=utf-8",
-            calendar,
+            ics::calendar(data),
             Caching::Live,
             true,
         ),
-    );
+    ));
+    made
+}
 
+/// A stamp of `list`: the frame and each incident as of its last change.
+fn listed(data: &Data, frame: u64, list: &[Incident]) -> Stamp {
+    list.iter().fold(Stamp::default().with(frame), |s, i| {
+        s.with((i.id.as_str(), data.revisions.get(&i.id)))
+    })
+}
+
+/// The HTML pages: home, the first history page, the pages of incidents going on.
+fn pages(at: &Inputs<'_>) -> (Made, fragments::Kept) {
+    let (data, reuse, renderer, links) = (at.data, at.reuse, at.renderer, at.links);
+    let mut made = Made::default();
+    let parts = Fragments::new(renderer, at.previous.map(|p| &p.parts));
+    let home = Stamp::default()
+        .with((data.version, at.minute, at.frame))
+        .done();
+    made.page(at, "/".into(), home, || {
+        html_asset(
+            reuse,
+            renderer,
+            "pages/index",
+            &pages::index_view(data, links, &parts),
+            StatusCode::OK,
+        )
+    });
+    let first: Vec<Incident> = data
+        .recent
+        .iter()
+        .take(HISTORY_PAGE_SIZE as usize)
+        .cloned()
+        .collect();
+    let more = data.recent.len() > HISTORY_PAGE_SIZE as usize;
+    // Open incidents' cards show how long they have lasted: the minute counts.
+    let history = listed(data, at.frame, &first)
+        .with((more, at.minute))
+        .done();
+    made.page(at, "/history".into(), history, || {
+        html_asset(
+            reuse,
+            renderer,
+            "pages/history",
+            &pages::history_view(data, links, &first, 1, more, &parts),
+            StatusCode::OK,
+        )
+    });
+    // The pages of incidents still going on (and maintenance announced or under way)
+    // are kept ready; every other incident's page is rendered when asked for.
+    let mut going_on: Vec<&Incident> = data
+        .unresolved
+        .iter()
+        .chain(&data.upcoming)
+        .chain(&data.active_maintenance)
+        .collect();
+    going_on.dedup_by_key(|i| &i.id);
+    for i in going_on {
+        let stamp = Stamp::default()
+            .with((
+                at.frame,
+                i.id.as_str(),
+                data.revisions.get(&i.id),
+                at.minute,
+            ))
+            .done();
+        made.page(at, format!("/incidents/{}", i.id), stamp, || {
+            html_asset(
+                reuse,
+                renderer,
+                "pages/incident",
+                &pages::incident_view(data, links, i),
+                StatusCode::OK,
+            )
+        });
+    }
+    (made, parts.kept())
+}
+
+/// Renders the public documents from `data`, in two halves side by side; a page whose
+/// stamp equals the one it had in `previous` keeps that page, and a document whose
+/// bytes equal one in `previous` keeps that one's compressed forms. `Err` says why the
+/// build failed (the previous snapshot is then kept).
+pub fn build(
+    data: Data,
+    renderer: &Renderer,
+    links: &StaticLinks,
+    built_at: DateTime<Utc>,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, String> {
+    let reuse = Reuse::from(previous.into_iter().flat_map(|p| p.assets.values()));
+    let at = Inputs {
+        data: &data,
+        renderer,
+        links,
+        previous,
+        reuse: &reuse,
+        frame: frame_stamp(&data).done(),
+        minute: data.now.timestamp() / 60,
+    };
+    let ((html, parts_used), docs) = std::thread::scope(|s| {
+        let docs = s.spawn(|| documents(&at));
+        let html = pages(&at);
+        (html, docs.join())
+    });
+    let docs = docs.map_err(|_| "building the documents panicked".to_owned())?;
+    let mut assets = HashMap::new();
+    let mut stamps = HashMap::new();
+    for made in [html, docs] {
+        assets.extend(made.assets);
+        stamps.extend(made.stamps);
+    }
     data.markdown.turn();
-    let parts_used = parts.kept();
     let mut parts = parts_used.clone();
     if let Some(p) = previous {
         for (k, v) in &p.parts_used {
             parts.entry(*k).or_insert_with(|| v.clone());
         }
     }
-    Snapshot {
+    Ok(Snapshot {
         version: data.version,
         built_at,
         data,
@@ -382,5 +455,5 @@ pub fn build(
         stamps,
         parts_used,
         parts,
-    }
+    })
 }

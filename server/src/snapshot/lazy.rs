@@ -180,7 +180,12 @@ mod tests {
     use crate::snapshot::Caching;
 
     fn asset(n: usize) -> Arc<Asset> {
-        Arc::new(Asset::new("text/plain", vec![b'x'; n], Caching::Live, false))
+        Arc::new(Asset::new(
+            "text/plain",
+            vec![b'x'; n],
+            Caching::Live,
+            false,
+        ))
     }
 
     #[test]
@@ -190,7 +195,10 @@ mod tests {
             b.put(i, asset(200), 0);
         }
         assert!(b.bytes <= 1000, "{}", b.bytes);
-        assert!(b.get(&9).is_some() && b.get(&0).is_none(), "the least recent went");
+        assert!(
+            b.get(&9).is_some() && b.get(&0).is_none(),
+            "the least recent went"
+        );
         // A page rendered before an invalidation is not kept after it.
         let before = b.generation;
         b.remove(&9);

@@ -110,7 +110,13 @@ fn splice(
     if left && list.len() as u64 >= cap {
         return None;
     }
-    out.extend(fresh.values().flatten().filter(|i| filter.matches(i)).cloned());
+    out.extend(
+        fresh
+            .values()
+            .flatten()
+            .filter(|i| filter.matches(i))
+            .cloned(),
+    );
     out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     out.truncate(cap as usize);
     Some(out)
@@ -170,18 +176,44 @@ pub async fn load(
         Some(p) if changed.deleted == 0 => p.total + changed.created,
         _ => incidents::count(db, page_id).await?,
     };
+    let recent = list(Filter::All, RECENT, prev.map(|p| &p.recent)).await?;
+    let incidents_ = list(Filter::Incidents, OF_EACH, prev.map(|p| &p.incidents)).await?;
+    let maintenances = list(Filter::Maintenances, OF_EACH, prev.map(|p| &p.maintenances)).await?;
+    let unresolved = list(Filter::Unresolved, OPEN, prev.map(|p| &p.unresolved)).await?;
+    let upcoming = list(Filter::Scheduled, OPEN, prev.map(|p| &p.upcoming)).await?;
+    let active_maintenance = list(
+        Filter::ActiveMaintenance,
+        OPEN,
+        prev.map(|p| &p.active_maintenance),
+    )
+    .await?;
+    // Each listed incident's revision: the previous one, or this version if it changed
+    // (or if everything is read again).
+    let revisions = [
+        &recent,
+        &incidents_,
+        &maintenances,
+        &unresolved,
+        &upcoming,
+        &active_maintenance,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|i| {
+        let known = prev
+            .and_then(|p| p.revisions.get(&i.id))
+            .filter(|_| !changed.incidents.contains(&i.id));
+        (i.id.clone(), known.copied().unwrap_or(version))
+    })
+    .collect();
     Ok(Data {
-        recent: list(Filter::All, RECENT, prev.map(|p| &p.recent)).await?,
-        incidents: list(Filter::Incidents, OF_EACH, prev.map(|p| &p.incidents)).await?,
-        maintenances: list(Filter::Maintenances, OF_EACH, prev.map(|p| &p.maintenances)).await?,
-        unresolved: list(Filter::Unresolved, OPEN, prev.map(|p| &p.unresolved)).await?,
-        upcoming: list(Filter::Scheduled, OPEN, prev.map(|p| &p.upcoming)).await?,
-        active_maintenance: list(
-            Filter::ActiveMaintenance,
-            OPEN,
-            prev.map(|p| &p.active_maintenance),
-        )
-        .await?,
+        recent,
+        incidents: incidents_,
+        maintenances,
+        unresolved,
+        upcoming,
+        active_maintenance,
+        revisions,
         markdown,
         components,
         total,
@@ -256,7 +288,9 @@ mod tests {
         // An old incident that changed stays out of a full list of newer ones.
         let newer = vec![incident(9, Resolved), incident(8, Resolved)];
         let old: HashMap<IncidentId, Option<Incident>> =
-            [(IncidentId::from("i001"), Some(incident(1, Resolved)))].into_iter().collect();
+            [(IncidentId::from("i001"), Some(incident(1, Resolved)))]
+                .into_iter()
+                .collect();
         assert_eq!(
             splice(&newer, &old, Filter::All, 2).as_deref().map(ids),
             Some(vec!["i009", "i008"])

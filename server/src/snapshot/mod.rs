@@ -54,6 +54,8 @@ pub struct Snapshots {
     links: Arc<StaticLinks>,
     markdown: Arc<markdown::Cache>,
     lazy: lazy::Lazy,
+    /// The next rebuild reads and renders everything.
+    from_scratch: std::sync::atomic::AtomicBool,
 }
 
 fn fingerprint(bytes: &[u8]) -> String {
@@ -91,6 +93,7 @@ impl Snapshots {
             links: Arc::new(links),
             markdown: Arc::new(markdown::Cache::default()),
             lazy: lazy::Lazy::default(),
+            from_scratch: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -109,6 +112,15 @@ impl Snapshots {
         let _ = rx.wait_for(|v| *v >= seq).await;
     }
 
+    /// Rebuilds from scratch: every page and document read and rendered again, every
+    /// page rendered on demand dropped (after the database was changed by hand).
+    pub async fn rebuild_all(self: &Arc<Self>, store: &Store, now: DateTime<Utc>) {
+        self.lazy.forget_all();
+        self.from_scratch
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.rebuild(store, now).await;
+    }
+
     /// Waits until the snapshot with event `seq` is served compressed.
     pub async fn compressed(&self, seq: i64) {
         let mut rx = self.compressed.subscribe();
@@ -118,10 +130,14 @@ impl Snapshots {
     /// Rebuilds the snapshot from the database. On failure the previous snapshot stays
     /// (readers get slightly stale data rather than an error).
     #[tracing::instrument(skip_all, fields(page = %store.page_id(), seq))]
-    pub async fn rebuild(&self, store: &Store, now: DateTime<Utc>) {
+    pub async fn rebuild(self: &Arc<Self>, store: &Store, now: DateTime<Utc>) {
         let _one_at_a_time = self.rebuilding.lock().await;
         let started = std::time::Instant::now();
-        let previous = self.current();
+        let previous = self.current().filter(|_| {
+            !self
+                .from_scratch
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+        });
         let read = async {
             let changed = load::Changed::since(store, previous.as_ref().map(|p| p.version)).await?;
             self.invalidate(&changed);
@@ -143,7 +159,7 @@ impl Snapshots {
             build::build(data, &renderer, &links, now, previous.as_deref())
         })
         .await;
-        match built {
+        match built.map_err(|e| e.to_string()).and_then(|b| b) {
             Ok(snap) => {
                 let version = snap.version;
                 let (lazy_incidents, lazy_history) = self.lazy.bytes();
@@ -170,9 +186,21 @@ impl Snapshots {
                 }
                 self.built.send_modify(|v| *v = (*v).max(version));
                 let compressed = self.compressed.clone();
+                let current = Arc::downgrade(self);
                 tokio::task::spawn_blocking(move || {
                     for a in plain {
-                        a.compress(Effort::Often);
+                        // A document a newer snapshot already replaced is not worth it.
+                        let served =
+                            current
+                                .upgrade()
+                                .and_then(|s| s.current())
+                                .is_some_and(|snap| {
+                                    snap.version == version
+                                        || snap.assets.values().any(|x| Arc::ptr_eq(x, &a))
+                                });
+                        if served {
+                            a.compress(Effort::Often);
+                        }
                     }
                     compressed.send_modify(|v| *v = (*v).max(version));
                 });

@@ -86,9 +86,38 @@ fn open_error(message: impl Into<String>) -> StoreError {
     StoreError::Open(message.into())
 }
 
+/// How hard SQLite makes each commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: an acknowledged write survives a power loss.
+    #[default]
+    PowerLoss,
+    /// `synchronous=NORMAL`: it survives a crash, not a power loss.
+    Crash,
+}
+
+impl Durability {
+    pub fn from_setting(s: &str) -> Durability {
+        if s == "normal" {
+            Durability::Crash
+        } else {
+            Durability::PowerLoss
+        }
+    }
+}
+
 /// Connects to `url`: checks what is there first, so that nothing is created by
 /// accident and nothing that is not a Herald database is used.
 pub async fn connect(url: &str, mode: Mode) -> Result<(DatabaseConnection, Target)> {
+    connect_with(url, mode, Durability::default()).await
+}
+
+/// [`connect`], with SQLite's durability chosen.
+pub async fn connect_with(
+    url: &str,
+    mode: Mode,
+    durability: Durability,
+) -> Result<(DatabaseConnection, Target)> {
     let target = Target::of(url);
     let had_content = match &target.file {
         Some(file) => prepare_sqlite_file(file, mode)?,
@@ -109,14 +138,18 @@ pub async fn connect(url: &str, mode: Mode) -> Result<(DatabaseConnection, Targe
         opts.max_connections(8)
             .min_connections(1)
             .test_before_acquire(false);
-        // WAL with synchronous=FULL: an acknowledged write survives power loss, not
-        // only a crash of the process (the cost is one fsync per commit; see the
-        // write benchmark).
+        // WAL with synchronous=FULL by default: an acknowledged write survives power
+        // loss, not only a crash of the process (the cost is one fsync per commit; see
+        // the write benchmark).
         let create = mode == Mode::Create;
+        let sync = match durability {
+            Durability::PowerLoss => SqliteSynchronous::Full,
+            Durability::Crash => SqliteSynchronous::Normal,
+        };
         opts.map_sqlx_sqlite_opts(move |o| {
             o.create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
+                .synchronous(sync)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });

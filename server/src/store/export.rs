@@ -7,12 +7,16 @@
 //! included), API tokens (as hashes: secrets are never stored), the event log and the
 //! audit log. Each later kind of record (subscribers, tenants, templates) adds a key.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryOrder,
     Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::domain::IncidentId;
 
 use super::{
     Result, StoreError, database,
@@ -60,30 +64,28 @@ pub async fn export(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Docum
         .all(db)
         .await?;
     components.sort_by_key(|c| !c.is_group);
-    let mut updates = incident_updates::Entity::find()
-        .order_by_asc(incident_updates::Column::CreatedAt)
+    let mut updates: HashMap<IncidentId, Vec<incident_updates::Model>> = HashMap::new();
+    for u in incident_updates::Entity::find()
+        .order_by_asc(incident_updates::Column::IncidentId)
+        .order_by_asc(incident_updates::Column::Ordinal)
         .all(db)
-        .await?;
-    let mut links = incident_components::Entity::find().all(db).await?;
+        .await?
+    {
+        updates.entry(u.incident_id.clone()).or_default().push(u);
+    }
+    let mut links: HashMap<IncidentId, Vec<incident_components::Model>> = HashMap::new();
+    for l in incident_components::Entity::find().all(db).await? {
+        links.entry(l.incident_id.clone()).or_default().push(l);
+    }
     let incidents = incidents::Entity::find()
         .order_by_asc(incidents::Column::CreatedAt)
         .all(db)
         .await?
         .into_iter()
-        .map(|incident| {
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut updates)
-                .into_iter()
-                .partition(|u| u.incident_id == incident.id);
-            updates = rest;
-            let (held, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut links)
-                .into_iter()
-                .partition(|l| l.incident_id == incident.id);
-            links = rest;
-            Incident {
-                incident,
-                updates: mine,
-                components: held,
-            }
+        .map(|incident| Incident {
+            updates: updates.remove(&incident.id).unwrap_or_default(),
+            components: links.remove(&incident.id).unwrap_or_default(),
+            incident,
         })
         .collect();
     Ok(Document {

@@ -195,10 +195,12 @@ impl Store {
     /// taken at once) and event sequence numbers commit in order.
     pub async fn begin(&self, actor: &Actor, now: DateTime<Utc>) -> Result<Write> {
         let txn = self.db.begin().await?;
+        // A no-op write of a column no key depends on (writing the id would make
+        // SQLite check every row that refers to the page).
         entity::pages::Entity::update_many()
             .col_expr(
-                entity::pages::Column::Id,
-                Expr::col(entity::pages::Column::Id),
+                entity::pages::Column::UpdatedAt,
+                Expr::col(entity::pages::Column::UpdatedAt),
             )
             .filter(entity::pages::Column::Id.eq(self.page_id.clone()))
             .exec(&txn)

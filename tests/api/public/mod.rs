@@ -2,6 +2,7 @@
 //! caching), the feeds, the calendar, the HTML pages, and a second instance catching up.
 
 mod documents;
+mod incremental;
 mod serving;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Paging, View, created, nullable, ok, write};
+use super::{Paging, Shown, View, commit, created, nullable, ok};
 use crate::app::AppState;
 use crate::domain::{
     ComponentId, ComponentStatus, Impact, IncidentId, IncidentStatus,
@@ -372,10 +372,12 @@ pub async fn create(
     Envelope(b): Envelope<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let c = b.into_changes();
-    let out = write(&state, &actor, async |w| incidents::create(w, c).await)
+    let (out, shown) = commit(&state, &actor, async |w| incidents::create(w, c).await)
         .await
         .map_err(|e| e.in_body(IncidentBody::KEY))?;
-    Ok(created(&render_one(&state, &out.incident).await?))
+    let doc = render_one(&state, &out.incident).await?;
+    shown.wait(&state).await;
+    Ok(created(&doc))
 }
 
 /// Applies a command to the incident in `path`.
@@ -385,8 +387,8 @@ async fn command(
     id: &IncidentId,
     command: Command,
     key: &str,
-) -> Result<incidents::Outcome, ApiError> {
-    write(state, actor, async |w| {
+) -> Result<(incidents::Outcome, Shown), ApiError> {
+    commit(state, actor, async |w| {
         incidents::apply(w, id, command).await
     })
     .await
@@ -401,8 +403,10 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = incident_id(path);
     let c = Command::Change(b.into_changes());
-    let out = command(&state, &actor, &id, c, IncidentBody::KEY).await?;
-    Ok(ok(&render_one(&state, &out.incident).await?))
+    let (out, shown) = command(&state, &actor, &id, c, IncidentBody::KEY).await?;
+    let doc = render_one(&state, &out.incident).await?;
+    shown.wait(&state).await;
+    Ok(ok(&doc))
 }
 
 pub async fn delete(
@@ -411,8 +415,10 @@ pub async fn delete(
     path: One,
 ) -> Result<HttpResponse, ApiError> {
     let id = incident_id(path);
-    let out = command(&state, &actor, &id, Command::Delete, IncidentBody::KEY).await?;
-    Ok(ok(&render_one(&state, &out.incident).await?))
+    let (out, shown) = command(&state, &actor, &id, Command::Delete, IncidentBody::KEY).await?;
+    let doc = render_one(&state, &out.incident).await?;
+    shown.wait(&state).await;
+    Ok(ok(&doc))
 }
 
 pub async fn edit_update(
@@ -429,7 +435,8 @@ pub async fn edit_update(
         display_at: b.display_at,
         deliver_notifications: b.deliver_notifications,
     };
-    let out = command(&state, &actor, &id, c, IncidentUpdateBody::KEY).await?;
+    let (out, shown) = command(&state, &actor, &id, c, IncidentUpdateBody::KEY).await?;
+    shown.wait(&state).await;
     let u = out
         .incident
         .updates
@@ -447,7 +454,7 @@ async fn postmortem(
     action: PostmortemAction,
 ) -> Result<HttpResponse, ApiError> {
     let id = incident_id(path);
-    let out = command(
+    let (out, shown) = command(
         state,
         actor,
         &id,
@@ -455,6 +462,7 @@ async fn postmortem(
         PostmortemBody::KEY,
     )
     .await?;
+    shown.wait(state).await;
     let i = out.incident;
     let view = View::load(state).await?;
     let ts = |t| view.ctx.ts_opt(t);

@@ -138,8 +138,34 @@ impl View {
 
 /// Runs a change in one write transaction at the clock's time, and answers once the
 /// public side shows it.
-#[tracing::instrument(skip_all, fields(actor = %actor.name, seq))]
 pub(super) async fn write<T, F>(state: &AppState, actor: &Actor, f: F) -> Result<T, ApiError>
+where
+    F: AsyncFnOnce(&mut Write) -> Result<T, crate::store::StoreError>,
+{
+    let (out, shown) = commit(state, actor, f).await?;
+    shown.wait(state).await;
+    Ok(out)
+}
+
+/// A committed change the public side may not show yet.
+#[must_use]
+pub(super) struct Shown(Option<i64>);
+
+impl Shown {
+    /// Waits until the public side shows it: call it once the answer is ready, so the
+    /// answer is prepared while the public snapshot is rebuilt.
+    pub async fn wait(self, state: &AppState) {
+        state.shown(self.0).await;
+    }
+}
+
+/// Runs a change in one write transaction at the clock's time.
+#[tracing::instrument(skip_all, fields(actor = %actor.name, seq))]
+pub(super) async fn commit<T, F>(
+    state: &AppState,
+    actor: &Actor,
+    f: F,
+) -> Result<(T, Shown), ApiError>
 where
     F: AsyncFnOnce(&mut Write) -> Result<T, crate::store::StoreError>,
 {
@@ -149,8 +175,7 @@ where
     if let Some(seq) = seq {
         tracing::Span::current().record("seq", seq);
     }
-    state.shown(seq).await;
-    Ok(out)
+    Ok((out, Shown(seq)))
 }
 
 pub(super) fn ok<T: serde::Serialize>(v: &T) -> HttpResponse {

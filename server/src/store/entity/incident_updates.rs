@@ -19,6 +19,8 @@ pub struct Model {
     pub template: Option<String>,
     pub next_update_due_at: Option<DateTimeUtc>,
     pub custom_tweet: Option<String>,
+    /// The update's place in its incident's timeline, from 0.
+    pub ordinal: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

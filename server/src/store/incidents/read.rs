@@ -133,7 +133,7 @@ async fn assemble(
         for u in updates::Entity::find()
             .filter(updates::Column::IncidentId.is_in(chunk.iter().cloned()))
             .order_by_desc(updates::Column::DisplayAt)
-            .order_by_desc(updates::Column::CreatedAt)
+            .order_by_desc(updates::Column::Ordinal)
             .all(db)
             .await?
         {
@@ -220,5 +220,6 @@ fn update_from_row(u: updates::Model) -> IncidentUpdate {
         template: u.template,
         next_update_due_at: u.next_update_due_at,
         custom_tweet: u.custom_tweet,
+        ordinal: u.ordinal,
     }
 }

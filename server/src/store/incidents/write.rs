@@ -104,7 +104,9 @@ async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> 
             .all(w.conn())
             .await?
         {
-            if let (Some(f), Some(status)) = (board.get_mut(&l.component_id), live.get(&l.incident_id)) {
+            if let (Some(f), Some(status)) =
+                (board.get_mut(&l.component_id), live.get(&l.incident_id))
+            {
                 f.holds.push((*status, l.status));
             }
         }
@@ -159,6 +161,7 @@ fn update_row(u: &IncidentUpdate) -> Result<updates::ActiveModel> {
         template: Set(u.template.clone()),
         next_update_due_at: Set(u.next_update_due_at),
         custom_tweet: Set(u.custom_tweet.clone()),
+        ordinal: Set(u.ordinal),
     })
 }
 
