@@ -36,7 +36,7 @@ impl AppState {
     pub async fn open(settings: Settings, store: Store, clock: Clock) -> anyhow::Result<Self> {
         let page = crate::store::pages::get(store.db(), store.page_id()).await?;
         let base = base_path(&page.url);
-        let snapshots = Arc::new(Snapshots::new(&settings)?);
+        let snapshots = Arc::new(Snapshots::new(&settings, &page.url)?);
         snapshots.rebuild(&store, clock.now()).await;
         Ok(AppState {
             store,

@@ -49,6 +49,10 @@ use crate::{
 ///                             whose X-Forwarded-For / Forwarded name the client
 ///   HERALD_SQLITE_SYNCHRONOUS full (default: a write survives power loss) or normal
 ///                             (it survives a crash, not power loss; faster writes)
+///   HERALD_IMAGE_HOSTS        comma-separated origins images in updates may load from,
+///                             beside the page's own (default: none)
+///   HERALD_HSTS_MAX_AGE       seconds of Strict-Transport-Security to send (default 0:
+///                             none); set it when the page is served over https only
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {

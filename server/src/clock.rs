@@ -94,7 +94,11 @@ impl Clock {
 
     /// Waits `d` of this clock's time.
     pub async fn sleep(&self, d: Duration) {
-        self.sleep_until(self.now() + d).await;
+        let at = self
+            .now()
+            .checked_add_signed(d)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.sleep_until(at).await;
     }
 }
 

@@ -52,6 +52,13 @@ pub struct Settings {
     /// loss) or `normal` (it survives a crash of Herald or the OS, not a power loss; one
     /// fsync fewer per write) (`HERALD_SQLITE_SYNCHRONOUS`).
     pub sqlite_synchronous: String,
+    /// Origins (comma-separated, such as `https://cdn.example.com`) that images in
+    /// updates and postmortems may load from, beside the page's own
+    /// (`HERALD_IMAGE_HOSTS`).
+    pub image_hosts: String,
+    /// Seconds of `Strict-Transport-Security` to send (`HERALD_HSTS_MAX_AGE`; 0, the
+    /// default, sends none). Set it when the page is served over https only.
+    pub hsts_max_age: u64,
 }
 
 impl Default for Settings {
@@ -70,6 +77,8 @@ impl Default for Settings {
             shutdown_timeout: 10,
             trusted_proxies: String::new(),
             sqlite_synchronous: "full".into(),
+            image_hosts: String::new(),
+            hsts_max_age: 0,
         }
     }
 }
@@ -103,6 +112,8 @@ impl fmt::Debug for Settings {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("image_hosts", &self.image_hosts)
+            .field("hsts_max_age", &self.hsts_max_age)
             .finish()
     }
 }
@@ -178,7 +189,42 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| anyhow::anyhow!("log '{}' is not a log filter: {e}", self.log))?;
         self.proxies()?;
+        self.image_origins()?;
         Ok(())
+    }
+
+    /// The image hosts, as origins.
+    pub fn image_origins(&self) -> anyhow::Result<Vec<String>> {
+        self.image_hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|h| {
+                let u = url::Url::parse(h)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "image_hosts: '{h}' is not an origin like https://cdn.example.com"
+                        )
+                    })?;
+                Ok(u.origin().ascii_serialization())
+            })
+            .collect()
+    }
+
+    /// The Content-Security-Policy of every response: only Herald's own script and
+    /// style, images from the page, inline `data:` images and the image hosts.
+    pub fn content_security_policy(&self) -> String {
+        let hosts = self.image_origins().unwrap_or_default().join(" ");
+        let img = if hosts.is_empty() {
+            "'self' data:".to_owned()
+        } else {
+            format!("'self' data: {hosts}")
+        };
+        format!(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src {img}; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
     }
 
     /// The trusted proxies, parsed.

@@ -101,6 +101,7 @@ pub async fn launch(
             .app_data(data.clone())
             .app_data(api.clone())
             .app_data(access.clone())
+            .wrap(http::security::headers(&data.settings))
             .wrap(from_fn(http::strip_json_suffix))
             .wrap(from_fn(http::strip_base))
             .wrap(from_fn(http::access::log))

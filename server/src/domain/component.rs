@@ -32,6 +32,9 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
 }
 
+/// The most components one group holds (or one request names).
+pub const MAX_MEMBERS: usize = 1_000;
+
 /// The longest description shown under a component.
 pub const MAX_DESCRIPTION: usize = 2_000;
 

@@ -84,6 +84,9 @@ pub enum Event {
     PageUpdated { page_id: PageId },
 }
 
+/// The kinds of events readers of the public page cannot see.
+pub const PRIVATE_KINDS: &[&str] = &["postmortem.drafted"];
+
 /// What an event is about, as stored beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subject<'a> {
@@ -121,7 +124,7 @@ impl Event {
     /// Whether readers of the public page can see the change. A postmortem draft is the
     /// responders' own work until it is published.
     pub fn is_public(&self) -> bool {
-        !matches!(self, Event::PostmortemDrafted { .. })
+        !PRIVATE_KINDS.contains(&self.to_parts().0.as_str())
     }
 
     /// The incident the event concerns, if any.

@@ -221,6 +221,52 @@ fn body_or_default(body: Option<&str>, status: IncidentStatus) -> String {
         .map_or_else(|| default_body(status).to_owned(), str::to_owned)
 }
 
+/// The largest `metadata` object, serialised.
+pub const MAX_METADATA: usize = 16 * 1024;
+
+/// Checks every value a change brings that has bounds: texts, times, metadata.
+fn check_bounds(c: &Changes) -> Result<(), DomainError> {
+    if let Some(b) = &c.body {
+        text::markdown("body", b, text::MAX_BODY)?;
+    }
+    for (field, t) in [
+        ("started_at", c.started_at),
+        ("resolved_at", c.resolved_at),
+        ("scheduled_for", c.scheduled_for),
+        ("scheduled_until", c.scheduled_until),
+    ] {
+        if let Some(t) = t {
+            text::time(field, t)?;
+        }
+    }
+    if let Some(Promise::By(t)) = c.promise {
+        text::time("next_update_due_at", t)?;
+    }
+    if let Some(m) = &c.metadata {
+        if !m.is_object() {
+            return Err(DomainError::invalid(
+                "metadata",
+                "metadata must be an object",
+            ));
+        }
+        if m.to_string().len() > MAX_METADATA {
+            return Err(DomainError::invalid(
+                "metadata",
+                format!("metadata must be at most {MAX_METADATA} bytes as JSON"),
+            ));
+        }
+    }
+    if let Some(t) = &c.custom_tweet
+        && t.chars().count() > 280
+    {
+        return Err(DomainError::invalid(
+            "custom_tweet",
+            "custom_tweet must be at most 280 characters",
+        ));
+    }
+    Ok(())
+}
+
 /// The promised time, from the update's time.
 fn promised(
     promise: Option<Promise>,
@@ -312,6 +358,7 @@ impl Incident {
         now: DateTime<Utc>,
     ) -> Result<Outcome, DomainError> {
         let name = text::name("name", c.name.as_deref().unwrap_or(""))?;
+        check_bounds(&c)?;
         let kind = if c.scheduled_for.is_some() {
             Kind::Maintenance
         } else {
@@ -445,6 +492,7 @@ impl Incident {
         if let Some(name) = &c.name {
             next.name = text::name("name", name)?;
         }
+        check_bounds(&c)?;
         if let Some(o) = c.impact_override {
             next.impact_override = o;
         }
@@ -590,10 +638,10 @@ impl Incident {
                     "an update's body must not be empty",
                 ));
             }
-            u.body = b.clone();
+            u.body = text::markdown("body", b, text::MAX_BODY)?;
         }
         if let Some(d) = display_at {
-            u.display_at = d;
+            u.display_at = text::time("display_at", d)?;
         }
         if let Some(n) = deliver_notifications {
             u.deliver_notifications = n;
@@ -637,7 +685,8 @@ impl Incident {
                     ));
                 }
                 self.lifecycle().apply(Move::DraftPostmortem, now)?;
-                next.postmortem_body = Some(body);
+                next.postmortem_body =
+                    Some(text::markdown("body_draft", &body, text::MAX_POSTMORTEM)?);
                 next.postmortem_body_last_updated_at = Some(now);
                 (Event::PostmortemDrafted { incident_id: id }, json!({}))
             }
@@ -671,7 +720,10 @@ impl Incident {
                 (Event::PostmortemDeleted { incident_id: id }, json!({}))
             }
         };
-        next.updated_at = now;
+        // A draft is the responders' own work: the incident readers see did not change.
+        if event.is_public() {
+            next.updated_at = now;
+        }
         let (kind, _) = event.to_parts();
         let audit = Audit {
             action: match event {

@@ -1,6 +1,19 @@
-//! Names people read on the page, in feeds and in calendars: one line of visible text.
+//! What responders write: names people read on the page, in feeds and in calendars
+//! (one line of visible text), Markdown bodies (bounded in size and nesting, so no body
+//! can make rendering slow), and times (within a range every date computation handles).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 
 use super::DomainError;
+
+/// The longest update body, in characters.
+pub const MAX_BODY: usize = 32_768;
+/// The longest postmortem, in characters.
+pub const MAX_POSTMORTEM: usize = 262_144;
+/// The deepest nesting of lists and quotes a body may have. Real updates rarely go past
+/// three; HTML sanitising grows faster than linearly with depth.
+pub const MAX_NESTING: usize = 16;
 
 /// The longest name of a component, group or incident.
 pub const MAX_NAME: usize = 255;
@@ -39,6 +52,78 @@ pub fn name(field: &str, value: &str) -> Result<String, DomainError> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// How deeply lists and block quotes nest in `markdown` (a linear parse).
+pub fn nesting(markdown: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Start(Tag::List(_) | Tag::BlockQuote(_)) => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Event::End(TagEnd::List(_) | TagEnd::BlockQuote(_)) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// A Markdown body of at most `max` characters, nested at most [`MAX_NESTING`] deep,
+/// without control characters other than tabs and line breaks.
+pub fn markdown(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
+    if value.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "{field} contains the control character U+{:04X}",
+                u32::from(c)
+            ),
+        ));
+    }
+    if nesting(value) > MAX_NESTING {
+        return Err(DomainError::invalid(
+            field,
+            format!("{field} nests lists or quotes more than {MAX_NESTING} deep"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// The earliest time Herald takes: the Unix epoch.
+pub fn earliest() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The latest time Herald takes: the end of year 9999.
+pub fn latest() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map_or(DateTime::<Utc>::MAX_UTC, |t| t.and_utc())
+}
+
+/// A time between 1970 and the end of 9999: what a status page can mean, and what every
+/// computation on it (a calendar event's end, a day's start in a time zone) handles.
+pub fn time(field: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>, DomainError> {
+    if t < earliest() || t > latest() {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "{field} must be between 1970-01-01 and 9999-12-31, in ISO 8601 with an offset (e.g. 2026-04-14T13:51:00Z)"
+            ),
+        ));
+    }
+    Ok(t)
 }
 
 /// One DNS label, lowercase: letters, digits and inner hyphens, at most 63 characters.
@@ -83,6 +168,35 @@ mod tests {
         assert!(name("name", &"x".repeat(MAX_NAME)).is_ok());
         assert!(name("name", &"x".repeat(MAX_NAME + 1)).is_err());
         assert!(name("name", "Prod2 (EU) – Voice ☎ 日本").is_ok());
+    }
+
+    #[test]
+    fn bodies_are_bounded_in_size_and_nesting() {
+        assert!(markdown("body", "## Root cause\n\n- a\n  - b\n\n> quoted", MAX_BODY).is_ok());
+        assert!(markdown("body", &"> ".repeat(20_000), MAX_BODY).is_err());
+        assert!(markdown("body", &"1. ".repeat(10_000), MAX_BODY).is_err());
+        assert!(markdown("body", &"x".repeat(MAX_BODY + 1), MAX_BODY).is_err());
+        assert!(markdown("body", "a\u{0}b", MAX_BODY).is_err());
+        assert!(markdown("body", "tabs\tand\r\nlines", MAX_BODY).is_ok());
+        assert_eq!(nesting(&"> ".repeat(20)), 20);
+        assert_eq!(
+            nesting(&"- ".repeat(15_000)),
+            0,
+            "a thematic break, not a list"
+        );
+    }
+
+    #[test]
+    fn times_are_between_1970_and_9999() {
+        let far =
+            DateTime::parse_from_rfc3339("+262142-12-31T23:30:00Z").map(|t| t.with_timezone(&Utc));
+        if let Ok(far) = far {
+            assert!(time("t", far).is_err());
+        }
+        assert!(time("t", DateTime::<Utc>::MIN_UTC).is_err());
+        assert!(time("t", latest()).is_ok());
+        assert!(time("t", earliest()).is_ok());
+        assert!(time("t", earliest() - chrono::Duration::seconds(1)).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use actix_web::{
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
+use super::{Api, error::ApiError, routes};
 use crate::app::AppState;
 use crate::store::{
     Actor,
@@ -29,17 +29,19 @@ pub async fn replay_or_run(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let actor = req.extensions().get::<Actor>().cloned();
-    // A created token's key must never be stored, so token creation is not replayable.
+    let (Some(state), Some(api)) = (
+        req.app_data::<web::Data<AppState>>().cloned(),
+        req.app_data::<web::Data<Api>>().cloned(),
+    ) else {
+        return Err(ApiError::Internal("application state missing".into()).into());
+    };
+    // Decided by the operation the router will run (the decoded path), not by the path
+    // as spelled: a created token's key must never be stored, however it is written.
+    let route = req.match_info().as_str().to_owned();
     let replayable = req.method() == Method::POST
-        && !req
-            .path()
-            .trim_end_matches(".json")
-            .ends_with("/api-tokens");
+        && routes::find(&api.ops, req.method(), &route).is_some_and(|op| op.replayable);
     let (Some(key), Some(actor), true) = (key, actor, replayable) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Err(ApiError::Internal("application state missing".into()).into());
     };
     if key.is_empty() || key.len() > 255 {
         return Err(
@@ -56,7 +58,7 @@ pub async fn replay_or_run(
     }
     let bytes: Bytes = buf.freeze();
     let mut hasher = Sha256::new();
-    hasher.update(req.path().as_bytes());
+    hasher.update(route.as_bytes());
     hasher.update([0]);
     hasher.update(&bytes);
     let hash: String = hasher

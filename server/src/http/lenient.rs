@@ -1,6 +1,9 @@
 //! Booleans and numbers as JSON values or as strings: Rails-style form bodies carry
-//! every value as a string (`incident[deliver_notifications]=false`).
+//! every value as a string (`incident[deliver_notifications]=false`). Times as ISO 8601
+//! with an offset, within the range Herald takes, with an error that says how to write
+//! one.
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, de::Error};
 
 #[derive(Deserialize)]
@@ -55,4 +58,68 @@ fn opt_int<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<Option<T>
     T::try_from(n)
         .map(Some)
         .map_err(|_| D::Error::custom(format!("{n} is out of range")))
+}
+
+/// An optional time: RFC 3339 / ISO 8601 with an offset, between 1970 and 9999.
+pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let t = match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) if NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").is_ok() => {
+            return Err(D::Error::custom(format!(
+                "'{text}' has no time zone: expected ISO 8601 with an offset, e.g. 2026-04-14T13:51:00Z"
+            )));
+        }
+        Err(_) => {
+            return Err(D::Error::custom(format!(
+                "'{}' is not a time: expected ISO 8601 with an offset, e.g. 2026-04-14T13:51:00Z",
+                text.chars().take(64).collect::<String>()
+            )));
+        }
+    };
+    crate::domain::text::time("time", t).map(Some).map_err(|_| {
+        D::Error::custom(format!(
+            "'{text}' is out of range: times must be between 1970-01-01 and 9999-12-31"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    struct T {
+        #[serde(default, deserialize_with = "opt_time")]
+        at: Option<DateTime<Utc>>,
+    }
+
+    fn at(v: serde_json::Value) -> Result<Option<DateTime<Utc>>, String> {
+        serde_json::from_value::<T>(serde_json::json!({ "at": v }))
+            .map(|t| t.at)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn times_need_an_offset_and_a_sane_year() {
+        assert!(at(serde_json::json!("2026-04-14T13:51:00Z")).is_ok_and(|t| t.is_some()));
+        assert!(at(serde_json::json!("2026-04-14T15:51:00+02:00")).is_ok());
+        assert!(at(serde_json::json!(null)).is_ok_and(|t| t.is_none()));
+        let naive = at(serde_json::json!("2026-04-14T13:51:00"))
+            .err()
+            .unwrap_or_default();
+        assert!(
+            naive.contains("no time zone") && naive.contains("2026-04-14T13:51:00Z"),
+            "{naive}"
+        );
+        assert!(at(serde_json::json!("+262142-12-31T23:30:00Z")).is_err());
+        assert!(at(serde_json::json!("0000-01-01T00:00:00Z")).is_err());
+        assert!(at(serde_json::json!("yesterday")).is_err());
+    }
 }

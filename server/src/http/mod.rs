@@ -7,6 +7,7 @@ pub mod error;
 pub mod idempotency;
 pub mod lenient;
 pub mod routes;
+pub mod security;
 pub mod v1;
 
 use actix_web::{

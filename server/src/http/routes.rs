@@ -26,6 +26,9 @@ pub struct Op {
     pub tag: &'static str,
     pub request: Option<(&'static str, SchemaFn)>,
     pub response: Option<(SchemaFn, bool)>,
+    /// A POST whose answer may be kept for `Idempotency-Key` replays: not one that
+    /// answers with a secret.
+    pub replayable: bool,
     def: ResourceDef,
 }
 
@@ -42,6 +45,12 @@ impl OpBuilder<'_> {
     /// The body this operation takes, under its envelope key.
     pub fn body<T: Enveloped + JsonSchema>(self) -> Self {
         self.0.request = Some((T::KEY, |g| g.subschema_for::<T>()));
+        self
+    }
+
+    /// It answers with a secret (a new token's key): never stored for replays.
+    pub fn secret(self) -> Self {
+        self.0.replayable = false;
         self
     }
 
@@ -94,13 +103,14 @@ impl RouteTable {
             }
         }
         self.ops.push(Op {
-            method,
+            method: method.clone(),
             path,
             role,
             summary,
             tag,
             request: None,
             response: None,
+            replayable: method == Method::POST,
             def: ResourceDef::new(path),
         });
         let last = self.ops.len() - 1;

@@ -55,6 +55,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (None, _) => "starting",
         (Some(_), false) => "ready",
     };
+    let failure = state.snapshots.failure();
     probe(
         status == "ready",
         serde_json::json!({
@@ -62,6 +63,14 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "database": if database { "reachable" } else { "unreachable" },
             "snapshot_version": snap.as_ref().map(|s| s.version),
             "snapshot_built_at": snap.as_ref().map(|s| s.built_at.to_rfc3339()),
+            // Rebuilds failing (the previous snapshot is served) and documents that
+            // could not be rendered (served as error pages).
+            "rebuild_failing": failure.as_ref().map(|f| serde_json::json!({
+                "error": f.error,
+                "for_seconds": f.since.elapsed().as_secs(),
+                "attempts": f.attempts,
+            })),
+            "problems": snap.as_ref().map(|s| s.problems.clone()).unwrap_or_default(),
         }),
     )
 }

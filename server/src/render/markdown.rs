@@ -27,11 +27,56 @@ type Rendered = HashMap<Key, Arc<str>>;
 /// shows.
 #[derive(Default)]
 pub struct Cache {
+    policy: Policy,
     /// What the current build used, and what the previous one did.
     generations: Mutex<(Rendered, Rendered)>,
 }
 
+/// What rendered Markdown may load: images only from these origins (the page's own,
+/// and hosts the operator lists) or inline `data:` images. Anything else would let an
+/// update load a tracking pixel into every reader's browser.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub image_origins: Vec<String>,
+}
+
+impl Policy {
+    /// Images from `page_url`'s origin and from `hosts` (origins such as
+    /// `https://cdn.example.com`).
+    pub fn new(page_url: &str, hosts: &[String]) -> Policy {
+        let origin = |u: &str| {
+            url::Url::parse(u)
+                .ok()
+                .map(|u| u.origin().ascii_serialization())
+                .filter(|o| o != "null")
+        };
+        Policy {
+            image_origins: std::iter::once(page_url)
+                .chain(hosts.iter().map(String::as_str))
+                .filter_map(origin)
+                .collect(),
+        }
+    }
+
+    fn image_allowed(&self, src: &str) -> bool {
+        if src.starts_with("data:image/") {
+            return true;
+        }
+        url::Url::parse(src).is_ok_and(|u| {
+            let o = u.origin().ascii_serialization();
+            self.image_origins.iter().any(|allowed| *allowed == o)
+        })
+    }
+}
+
 impl Cache {
+    pub fn new(policy: Policy) -> Cache {
+        Cache {
+            policy,
+            generations: Mutex::default(),
+        }
+    }
+
     fn get(&self, form: Form, markdown: &str) -> Arc<str> {
         let mut digest = [0u8; 16];
         digest.copy_from_slice(&Sha256::digest(markdown.as_bytes())[..16]);
@@ -46,7 +91,7 @@ impl Cache {
             }
         }
         let out: Arc<str> = match form {
-            Form::Html => to_html(markdown),
+            Form::Html => to_html_with(markdown, &self.policy),
             Form::Text => to_text(markdown),
             Form::Plain => to_plain(markdown),
         }
@@ -92,9 +137,17 @@ impl Cache {
     }
 }
 
-/// Renders and sanitises. Tables, lists, code and links survive; links get
-/// `rel="noopener noreferrer nofollow"`.
+/// Renders and sanitises with no image allowed but inline ones.
 pub fn to_html(markdown: &str) -> String {
+    to_html_with(markdown, &Policy::default())
+}
+
+/// Renders and sanitises: one policy for every body, updates and postmortems alike.
+/// Tables, lists, code and links survive; links get `rel="noopener noreferrer
+/// nofollow"`; relative and protocol-relative URLs go (a body is shown on other pages,
+/// in feeds and mail, where they would point elsewhere); images load only as `policy`
+/// allows; `cite` (a URL readers never see) goes.
+pub fn to_html_with(markdown: &str, policy: &Policy) -> String {
     let mut options = Options::empty();
     options.insert(Options::ENABLE_TABLES);
     options.insert(Options::ENABLE_STRIKETHROUGH);
@@ -117,9 +170,20 @@ pub fn to_html(markdown: &str) -> String {
     });
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut raw, parser);
+    let policy = policy.clone();
     ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer nofollow"))
-        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .url_schemes(["http", "https", "mailto", "data"].into_iter().collect())
+        .url_relative(ammonia::UrlRelative::Deny)
+        .attribute_filter(
+            move |element, attribute, value| match (element, attribute) {
+                ("img", "src") => policy.image_allowed(value).then(|| value.into()),
+                (_, "cite") => None,
+                // `data:` is for inline images only, never a link.
+                (_, "href") if value.trim_start().to_ascii_lowercase().starts_with("data:") => None,
+                _ => Some(value.into()),
+            },
+        )
         .clean(&raw)
         .to_string()
 }
@@ -160,6 +224,34 @@ pub fn to_text(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::to_html;
+
+    #[test]
+    fn images_load_only_from_allowed_origins_and_nothing_is_relative() {
+        let policy = super::Policy::new(
+            "https://status.example.com/status",
+            &["https://cdn.example.com".to_owned()],
+        );
+        let html = super::to_html_with(
+            "![ok](https://status.example.com/a.png) ![cdn](https://cdn.example.com/b.png) \
+             ![pixel](https://tracker.example/p.gif) <img src=\"//tracker.example/p\"> \
+             ![rel](/x.png) [rel](/x) [proto](//evil.example/x) ![inline](data:image/png;base64,iVBORw0KGgo=) \
+             [d](data:text/html,hi)\n\n<blockquote cite=\"javascript:alert(1)\">q</blockquote>",
+            &policy,
+        );
+        assert!(html.contains("https://status.example.com/a.png"), "{html}");
+        assert!(html.contains("https://cdn.example.com/b.png"), "{html}");
+        assert!(html.contains("data:image/png"), "{html}");
+        for bad in [
+            "tracker.example",
+            "/x.png",
+            "href=\"/x\"",
+            "evil.example",
+            "data:text",
+            "cite=",
+        ] {
+            assert!(!html.contains(bad), "{bad} survived in {html}");
+        }
+    }
 
     #[test]
     fn the_cache_renders_once_and_forgets_what_builds_stop_using() {

@@ -38,6 +38,12 @@ impl PageCtx {
 
     /// ISO 8601 with milliseconds and the page's offset; `Z` for a UTC page.
     pub fn ts(&self, t: DateTime<Utc>) -> String {
+        // Stored times are checked on the way in; an older one out of range is written at
+        // the nearest bound rather than overflowing the zone's offset.
+        let t = t.clamp(
+            crate::domain::text::earliest(),
+            crate::domain::text::latest(),
+        );
         if matches!(
             self.tz,
             Tz::UTC

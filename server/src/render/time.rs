@@ -27,6 +27,12 @@ pub fn is_utc(tz: Tz) -> bool {
 }
 
 pub fn time_view(t: DateTime<Utc>, tz: Tz) -> TimeView {
+    // Times are checked on the way in; one stored before that is shown at the nearest
+    // bound rather than overflowing a time zone's offset.
+    let t = t.clamp(
+        crate::domain::text::earliest(),
+        crate::domain::text::latest(),
+    );
     let local = t.with_timezone(&tz);
     let utc_differs = !is_utc(tz);
     TimeView {

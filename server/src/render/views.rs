@@ -37,6 +37,9 @@ pub struct Data {
     pub changes: Vec<StatusChange>,
     pub now: DateTime<Utc>,
     pub version: i64,
+    /// The last event readers can see: what `/live.json` says, so private work (a
+    /// postmortem draft) does not show as a change.
+    pub public_version: i64,
 }
 
 impl Data {

@@ -39,8 +39,6 @@ impl Caching {
     }
 }
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
 #[derive(Debug)]
 pub struct Asset {
     pub status: StatusCode,
@@ -194,25 +192,10 @@ impl Asset {
         });
         // Header values are static: this runs on every public request.
         res.insert_header((header::CACHE_CONTROL, self.caching.header()))
-            .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")))
-            .insert_header((
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ));
+            .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
+        // The security headers every response carries are added by `http::security`.
         if status == StatusCode::OK {
             res.insert_header((header::ETAG, tag.clone()));
-        }
-        if self.content_type.starts_with("text/html") {
-            // Defence in depth behind the Markdown sanitiser: only our own script runs.
-            res.insert_header((
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
-            ))
-            .insert_header((
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("strict-origin-when-cross-origin"),
-            ))
-            .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
         }
         if self.cors {
             res.insert_header((

@@ -40,6 +40,8 @@ pub struct Snapshot {
     /// build's: what the next build may reuse (two builds' worth, no more).
     parts_used: fragments::Kept,
     pub parts: fragments::Kept,
+    /// Documents that could not be rendered (and are served as error pages).
+    pub problems: Vec<String>,
 }
 
 /// A digest of what a page shows: the same stamp, the same page.
@@ -136,11 +138,35 @@ pub fn html_asset(
 
 pub const FALLBACK_500: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went wrong</title></head><body><main><h1>Something went wrong</h1><p>The status page could not be shown. Please try again in a moment.</p></main></body></html>";
 
-/// What one half of a build made: documents by path, and the stamps of pages.
+/// What one half of a build made: documents by path, the stamps of pages, and what
+/// could not be made.
 #[derive(Default)]
 struct Made {
     assets: Vec<(String, Arc<Asset>)>,
     stamps: Vec<(String, u64)>,
+    problems: Vec<String>,
+}
+
+/// Runs `render`; a panic (a bug, a row no check foresaw) becomes an error page for
+/// this one document, and a problem reported, instead of a build that fails.
+fn guarded(
+    problems: &mut Vec<String>,
+    path: &str,
+    render: impl FnOnce() -> Arc<Asset>,
+) -> Arc<Asset> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(render)) {
+        Ok(a) => a,
+        Err(e) => {
+            let what = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            tracing::error!(path, panic = %what, "a public document could not be rendered");
+            problems.push(format!("{path}: {what}"));
+            Arc::new(Asset::error_page())
+        }
+    }
 }
 
 /// What a build shares between its halves.
@@ -261,7 +287,8 @@ fn documents(at: &Inputs<'_>) -> Made {
         ),
     ];
     for (path, doc) in &v2 {
-        made.assets.push(((*path).into(), json_asset(reuse, doc)));
+        let asset = guarded(&mut made.problems, path, || json_asset(reuse, doc));
+        made.assets.push(((*path).into(), asset));
     }
     made.assets.push((
         "/live.json".into(),
@@ -269,7 +296,7 @@ fn documents(at: &Inputs<'_>) -> Made {
             StatusCode::OK,
             "application/json; charset=utf-8",
             json!({
-                "version": data.version,
+                "version": data.public_version,
                 "status": status,
                 "updated": data.page.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             })
@@ -319,16 +346,16 @@ fn documents(at: &Inputs<'_>) -> Made {
             StatusCode::NOT_FOUND,
         )
     });
-    made.assets.push((
-        "/maintenance.ics".into(),
+    let calendar = guarded(&mut made.problems, "/maintenance.ics", || {
         reuse.asset(
             StatusCode::OK,
             "text/calendar; charset=utf-8",
             ics::calendar(data),
             Caching::Live,
             true,
-        ),
-    ));
+        )
+    });
+    made.assets.push(("/maintenance.ics".into(), calendar));
     made
 }
 
@@ -436,9 +463,11 @@ pub fn build(
     let docs = docs.map_err(|_| "building the documents panicked".to_owned())?;
     let mut assets = HashMap::new();
     let mut stamps = HashMap::new();
+    let mut problems = Vec::new();
     for made in [html, docs] {
         assets.extend(made.assets);
         stamps.extend(made.stamps);
+        problems.extend(made.problems);
     }
     data.markdown.turn();
     let mut parts = parts_used.clone();
@@ -455,5 +484,6 @@ pub fn build(
         stamps,
         parts_used,
         parts,
+        problems,
     })
 }

@@ -45,6 +45,8 @@ pub struct Changed {
     /// Incidents created and deleted, for the count.
     pub created: u64,
     pub deleted: u64,
+    /// The last event readers can see among those read, if any.
+    pub public_version: Option<i64>,
 }
 
 impl Changed {
@@ -71,6 +73,9 @@ impl Changed {
             let Some(e) = r.event else {
                 return Ok(everything);
             };
+            if e.is_public() {
+                c.public_version = Some(r.seq);
+            }
             match &e {
                 Event::ComponentStatusChanged { .. } => c.statuses = true,
                 Event::IncidentCreated { .. } => c.created += 1,
@@ -172,6 +177,11 @@ pub async fn load(
         }
         incidents::list(db, page_id, filter, None, cap, 0).await
     };
+    let public_version = match (prev, changed.public_version) {
+        (Some(_), Some(v)) => v,
+        (Some(p), None) => p.public_version,
+        (None, _) => events::latest_public_seq(db).await?,
+    };
     let total = match prev {
         Some(p) if changed.deleted == 0 => p.total + changed.created,
         _ => incidents::count(db, page_id).await?,
@@ -222,6 +232,7 @@ pub async fn load(
         ctx,
         now,
         version,
+        public_version,
     })
 }
 

@@ -56,6 +56,17 @@ pub struct Snapshots {
     lazy: lazy::Lazy,
     /// The next rebuild reads and renders everything.
     from_scratch: std::sync::atomic::AtomicBool,
+    /// Why the last rebuild failed, and since when they fail, while they do.
+    failure: std::sync::Mutex<Option<Failure>>,
+}
+
+/// Rebuilds failing: the previous snapshot is served meanwhile, and they are retried on
+/// every poll.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub since: std::time::Instant,
+    pub error: String,
+    pub attempts: u64,
 }
 
 fn fingerprint(bytes: &[u8]) -> String {
@@ -67,7 +78,8 @@ fn fingerprint(bytes: &[u8]) -> String {
 }
 
 impl Snapshots {
-    pub fn new(settings: &Settings) -> anyhow::Result<Snapshots> {
+    /// `page_url` is the page's address: images in updates may load from its origin.
+    pub fn new(settings: &Settings, page_url: &str) -> anyhow::Result<Snapshots> {
         let renderer = Renderer::new(settings.templates_dir.as_deref())?;
         let mut statics = HashMap::new();
         for (path, content_type, bytes) in [
@@ -91,9 +103,13 @@ impl Snapshots {
             renderer: Arc::new(renderer),
             statics,
             links: Arc::new(links),
-            markdown: Arc::new(markdown::Cache::default()),
+            markdown: Arc::new(markdown::Cache::new(markdown::Policy::new(
+                page_url,
+                &settings.image_origins()?,
+            ))),
             lazy: lazy::Lazy::default(),
             from_scratch: std::sync::atomic::AtomicBool::new(false),
+            failure: std::sync::Mutex::new(None),
         })
     }
 
@@ -121,6 +137,29 @@ impl Snapshots {
         self.rebuild(store, now).await;
     }
 
+    /// Records a failed rebuild: logged (once per new error), reported by readiness, the
+    /// previous snapshot kept. The follower retries on its next poll.
+    fn failed(&self, error: String) {
+        let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        let repeated = f.as_ref().is_some_and(|f| f.error == error);
+        if !repeated {
+            tracing::error!(%error, "public snapshot rebuild failed; serving the previous one");
+        }
+        let (since, attempts) = f
+            .as_ref()
+            .map_or((std::time::Instant::now(), 0), |f| (f.since, f.attempts));
+        *f = Some(Failure {
+            since,
+            error,
+            attempts: attempts + 1,
+        });
+    }
+
+    /// The current failure, if rebuilds fail.
+    pub fn failure(&self) -> Option<Failure> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
     /// Waits until the snapshot with event `seq` is served compressed.
     pub async fn compressed(&self, seq: i64) {
         let mut rx = self.compressed.subscribe();
@@ -144,10 +183,15 @@ impl Snapshots {
             let prior = previous.as_ref().map(|p| &p.data);
             load::load(store, now, self.markdown.clone(), prior, &changed).await
         };
-        let data = match read.await {
-            Ok(data) => data,
-            Err(e) => {
-                tracing::error!(error = %e, "public snapshot rebuild failed; serving the previous one");
+        use futures_util::FutureExt;
+        let data = match std::panic::AssertUnwindSafe(read).catch_unwind().await {
+            Ok(Ok(data)) => data,
+            Ok(Err(e)) => {
+                self.failed(format!("reading the page: {e}"));
+                return;
+            }
+            Err(_) => {
+                self.failed("reading the page panicked".to_owned());
                 return;
             }
         };
@@ -160,6 +204,7 @@ impl Snapshots {
         })
         .await;
         match built.map_err(|e| e.to_string()).and_then(|b| b) {
+            Err(e) => self.failed(format!("building the page: {e}")),
             Ok(snap) => {
                 let version = snap.version;
                 let (lazy_incidents, lazy_history) = self.lazy.bytes();
@@ -184,6 +229,9 @@ impl Snapshots {
                 if let Ok(mut g) = self.current.write() {
                     *g = Some(Arc::new(snap));
                 }
+                if let Ok(mut f) = self.failure.lock() {
+                    *f = None;
+                }
                 self.built.send_modify(|v| *v = (*v).max(version));
                 let compressed = self.compressed.clone();
                 let current = Arc::downgrade(self);
@@ -205,9 +253,6 @@ impl Snapshots {
                     compressed.send_modify(|v| *v = (*v).max(version));
                 });
             }
-            Err(e) => {
-                tracing::error!(error = %e, "public snapshot build failed; serving the previous one")
-            }
         }
     }
 
@@ -219,6 +264,7 @@ impl Snapshots {
             let mut head = store.head();
             let mut tick = tokio::time::interval(poll);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut reachable = true;
             loop {
                 tokio::select! {
                     changed = head.changed() => {
@@ -227,8 +273,19 @@ impl Snapshots {
                         }
                     }
                     _ = tick.tick() => match events::latest_seq(store.db()).await {
-                        Ok(latest) => store.announce(latest),
-                        Err(e) => tracing::warn!(error = %e, "event log poll failed"),
+                        Ok(latest) => {
+                            if !reachable {
+                                tracing::info!("the database answers again");
+                                reachable = true;
+                            }
+                            store.announce(latest);
+                        }
+                        // Logged once per outage, not on every poll.
+                        Err(e) if reachable => {
+                            tracing::warn!(error = %e, "the event log cannot be read; serving the page as it was");
+                            reachable = false;
+                        }
+                        Err(_) => {}
                     },
                 }
                 let Some(me) = me.upgrade() else { break };

@@ -299,6 +299,15 @@ async fn set_status(w: &mut Write, id: &ComponentId, status: ComponentStatus) ->
 
 /// Makes exactly `members` the components of group `group_id`.
 async fn set_members(w: &mut Write, group_id: &ComponentId, members: &[ComponentId]) -> Result<()> {
+    if members.len() > component::MAX_MEMBERS {
+        return Err(StoreError::invalid(
+            "components",
+            format!(
+                "a group holds at most {} components",
+                component::MAX_MEMBERS
+            ),
+        ));
+    }
     let mut seen = HashSet::new();
     let members: Vec<ComponentId> = members
         .iter()

@@ -60,3 +60,18 @@ pub async fn latest_seq(db: &impl ConnectionTrait) -> Result<i64> {
         .flatten()
         .unwrap_or(0))
 }
+
+/// The newest sequence number of an event readers of the public page can see.
+pub async fn latest_public_seq(db: &impl ConnectionTrait) -> Result<i64> {
+    Ok(events::Entity::find()
+        .select_only()
+        .column_as(events::Column::Seq.max(), "max")
+        .filter(
+            events::Column::Kind.is_not_in(crate::domain::events::PRIVATE_KINDS.iter().copied()),
+        )
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0))
+}

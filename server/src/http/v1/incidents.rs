@@ -177,13 +177,17 @@ pub struct IncidentBody {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub deliver_notifications: Option<bool>,
     /// When the impact began, if before the incident was posted.
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub started_at: Option<DateTime<Utc>>,
     /// When the impact ended (resolved incidents only).
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub resolved_at: Option<DateTime<Utc>>,
     pub metadata: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub backfilled: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub scheduled_for: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub scheduled_until: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub scheduled_remind_prior: Option<bool>,
@@ -195,6 +199,7 @@ pub struct IncidentBody {
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub next_update_in_minutes: Option<u32>,
     /// Herald: promise the next update by this time.
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub next_update_due_at: Option<DateTime<Utc>>,
     pub custom_tweet: Option<String>,
 }
@@ -206,6 +211,7 @@ impl Enveloped for IncidentBody {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct IncidentUpdateBody {
     pub body: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub display_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub deliver_notifications: Option<bool>,
@@ -258,7 +264,15 @@ fn incident_id(path: One) -> IncidentId {
 impl IncidentBody {
     /// The one conversion from a request body to the domain's changes. Components come
     /// from `components` (with a status) then `component_ids` (without), each once.
-    fn into_changes(self) -> Changes {
+    fn into_changes(self) -> Result<Changes, ApiError> {
+        let named = self.components.as_ref().map_or(0, BTreeMap::len)
+            + self.component_ids.as_ref().map_or(0, Vec::len);
+        if named > MAX_NAMED {
+            return Err(ApiError::invalid(
+                "incident.components",
+                format!("an incident names at most {MAX_NAMED} components"),
+            ));
+        }
         let mut seen = HashSet::new();
         let mut components: Vec<(ComponentId, Option<ComponentStatus>)> = Vec::new();
         for (id, s) in self.components.unwrap_or_default() {
@@ -276,7 +290,7 @@ impl IncidentBody {
             (None, Some(m)) => Some(Promise::Within(m)),
             (None, None) => None,
         };
-        Changes {
+        Ok(Changes {
             name: self.name,
             status: self.status,
             body: self.body,
@@ -295,9 +309,12 @@ impl IncidentBody {
             promise,
             template: None,
             custom_tweet: self.custom_tweet,
-        }
+        })
     }
 }
+
+/// The most components one request may name (more than any page has).
+const MAX_NAMED: usize = crate::domain::component::MAX_MEMBERS;
 
 async fn render(state: &AppState, incidents: &[Incident]) -> Result<Vec<IncidentDoc>, ApiError> {
     let view = View::load(state).await?;
@@ -325,7 +342,7 @@ async fn listing(
         state.store.db(),
         state.store.page_id(),
         filter,
-        paging.q.as_deref(),
+        paging.query()?,
         limit,
         offset,
     )
@@ -371,7 +388,7 @@ pub async fn create(
     actor: Actor,
     Envelope(b): Envelope<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let c = b.into_changes();
+    let c = b.into_changes()?;
     let (out, shown) = commit(&state, &actor, async |w| incidents::create(w, c).await)
         .await
         .map_err(|e| e.in_body(IncidentBody::KEY))?;
@@ -402,7 +419,7 @@ pub async fn update(
     Envelope(b): Envelope<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = incident_id(path);
-    let c = Command::Change(b.into_changes());
+    let c = Command::Change(b.into_changes()?);
     let (out, shown) = command(&state, &actor, &id, c, IncidentBody::KEY).await?;
     let doc = render_one(&state, &out.incident).await?;
     shown.wait(&state).await;

@@ -79,6 +79,7 @@ pub fn table() -> RouteTable {
         "Create an API token (the key is shown once)",
         tokens::create,
     )
+    .secret()
     .body::<tokens::TokenBody>()
     .returns::<tokens::TokenDoc>();
     t.add(
@@ -203,7 +204,21 @@ pub(super) struct Paging {
     pub q: Option<String>,
 }
 
+/// The longest search text.
+pub(super) const MAX_QUERY: usize = 200;
+
 impl Paging {
+    /// The search text, if any; too long a one is refused.
+    pub fn query(&self) -> Result<Option<&str>, ApiError> {
+        match self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) if q.chars().count() > MAX_QUERY => Err(ApiError::invalid(
+                "q",
+                format!("q must be at most {MAX_QUERY} characters"),
+            )),
+            q => Ok(q),
+        }
+    }
+
     /// (limit, offset), capped at 100 a page.
     pub fn window(&self) -> (u64, u64) {
         let per = self.per_page.or(self.limit).unwrap_or(100).clamp(1, 100);

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde_json::json;
 
@@ -100,7 +101,15 @@ pub async fn list(
             ),
     };
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        query = query.filter(incidents::Column::Name.contains(q));
+        // The text itself, not a pattern: `%` and `_` match only themselves.
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(
+            Expr::col(incidents::Column::Name)
+                .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
     }
     let models = query
         .order_by_desc(incidents::Column::CreatedAt)
