@@ -18,7 +18,7 @@ const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// `/usr/bin/chromium`, or `chromium` / `chromium-browser` on `PATH`.
-fn find_chromium() -> Option<PathBuf> {
+pub(crate) fn find_chromium() -> Option<PathBuf> {
     let usual = Path::new("/usr/bin/chromium");
     if usual.is_file() {
         return Some(usual.to_owned());
@@ -31,7 +31,7 @@ fn find_chromium() -> Option<PathBuf> {
 
 /// Runs headless Chromium on `url` with `extra` arguments and a fresh profile; returns
 /// its standard output. Never waits longer than [`CHROMIUM_TIMEOUT`].
-async fn chromium(exe: &Path, url: &str, extra: &[&str]) -> String {
+pub(crate) async fn chromium(exe: &Path, url: &str, extra: &[&str]) -> String {
     let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("profile dir: {e}"));
     let mut cmd = Command::new(exe);
     cmd.args([

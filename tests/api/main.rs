@@ -2,6 +2,7 @@
 
 mod browser;
 mod components;
+mod hardening;
 mod incidents;
 mod ops;
 mod protocol;

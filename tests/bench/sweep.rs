@@ -108,6 +108,58 @@ fn wrk(url: &str, conns: u32, secs: u32) -> Wrk {
     Wrk { rps, p99_ms }
 }
 
+/// The home page's p99 at 8 connections, alone and while 64 connections crawl distinct
+/// history and incident pages (what an unauthenticated crawler costs), and the
+/// crawl's req/s.
+fn crawl(dir: &Path, base: &str, incidents: usize, secs: u32) -> anyhow::Result<(Wrk, Wrk, Wrk)> {
+    let script = dir.join("crawl.lua");
+    let pages = incidents.div_ceil(25).max(1);
+    std::fs::write(
+        &script,
+        format!(
+            "math.randomseed(7)\nrequest = function()\n  if math.random() < 0.5 then\n    return wrk.format(\"GET\", \"/history?page=\" .. math.random(2, {pages}))\n  end\n  return wrk.format(\"GET\", string.format(\"/incidents/nc%010d\", math.random(0, {last})))\nend\n",
+            last = incidents.saturating_sub(1)
+        ),
+    )?;
+    let home = format!("{base}/");
+    let idle = wrk(&home, 8, secs);
+    let crawler = {
+        let (base, script) = (base.to_owned(), script.clone());
+        std::thread::spawn(move || {
+            let out = Command::new("wrk")
+                .args([
+                    "-t1",
+                    "-c64",
+                    &format!("-d{}s", secs + 2),
+                    "--timeout",
+                    "5s",
+                ])
+                .arg("-s")
+                .arg(&script)
+                .arg(&base)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            out.lines()
+                .find(|l| l.starts_with("Requests/sec:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN)
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let busy = wrk(&home, 8, secs);
+    let crawl_rps = crawler.join().unwrap_or(f64::NAN);
+    Ok((
+        idle,
+        busy,
+        Wrk {
+            rps: crawl_rps,
+            p99_ms: f64::NAN,
+        },
+    ))
+}
+
 struct Herald {
     child: Child,
     url: String,
@@ -246,6 +298,8 @@ async fn open_incident(
 
 struct Row {
     size: usize,
+    /// The home page alone, during a crawl, and the crawl.
+    crawled: (Wrk, Wrk, Wrk),
     /// Write p50/p99 with synchronous=FULL and NORMAL, for the first size only.
     durability: Option<((f64, f64), (f64, f64))>,
     startup_ms: f64,
@@ -415,6 +469,11 @@ async fn measure(size: usize, secs: u32, first: bool) -> anyhow::Result<Row> {
     }
     let _ = ngx.kill();
     let _ = ngx.wait();
+    let crawled = tokio::task::spawn_blocking({
+        let (dir, url) = (dir.path().to_path_buf(), h.url.clone());
+        move || crawl(&dir, &url, size, secs)
+    })
+    .await??;
     let rss_peak = memory_kb(pid, "VmHWM:");
     h.stop();
     // The cost of durability: the same writes after a restart with synchronous=FULL,
@@ -435,6 +494,7 @@ async fn measure(size: usize, secs: u32, first: bool) -> anyhow::Result<Row> {
     Ok(Row {
         size,
         durability,
+        crawled,
         startup_ms: startup.as_secs_f64() * 1000.0,
         write_p50: percentile(&write_ms, 0.5),
         write_p99: percentile(&write_ms, 0.99),
@@ -509,6 +569,22 @@ async fn main() -> anyhow::Result<()> {
                 w.rps / nginx
             );
         }
+    }
+    println!();
+    println!(
+        "| incidents | home p99 alone (8 conns) | home p99 during a crawl | crawl of history and incident pages (64 conns) |"
+    );
+    println!("| --- | --- | --- | --- |");
+    for r in &rows {
+        let (idle, busy, crawl) = &r.crawled;
+        println!(
+            "| {} | {:.2} ms | {:.2} ms ({:.1}x) | {:.0} req/s |",
+            r.size,
+            idle.p99_ms,
+            busy.p99_ms,
+            busy.p99_ms / idle.p99_ms,
+            crawl.rps
+        );
     }
     for r in &rows {
         if let Some(((f50, f99), (n50, n99))) = r.durability {

@@ -57,7 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(|cfg| v1::table().mount(cfg))
                 .default_service(web::to(no_such_route))
                 .wrap(from_fn(idempotency::replay_or_run))
-                .wrap(from_fn(auth::authorize)),
+                .wrap(from_fn(auth::authorize))
+                .wrap(security::no_store()),
         );
 }
 

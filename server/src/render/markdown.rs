@@ -64,7 +64,7 @@ impl Policy {
         }
         url::Url::parse(src).is_ok_and(|u| {
             let o = u.origin().ascii_serialization();
-            self.image_origins.iter().any(|allowed| *allowed == o)
+            self.image_origins.contains(&o)
         })
     }
 }

@@ -1,6 +1,8 @@
 //! Turns records into what readers get: Statuspage JSON documents, HTML pages and feeds.
 
 pub mod fragments;
+#[cfg(test)]
+mod fuzz;
 pub mod ics;
 pub mod markdown;
 pub mod pages;
