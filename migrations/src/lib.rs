@@ -8,6 +8,7 @@ mod m20261201_000001_add_page_subdomain;
 mod m20261201_000002_add_audit_client_addr;
 mod m20261201_000003_add_read_indexes;
 mod m20261201_000004_add_update_ordinal;
+mod m20261202_000001_add_impact_periods;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_add_audit_client_addr::Migration),
             Box::new(m20261201_000003_add_read_indexes::Migration),
             Box::new(m20261201_000004_add_update_ordinal::Migration),
+            Box::new(m20261202_000001_add_impact_periods::Migration),
         ]
     }
 }

@@ -79,6 +79,7 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
         subdomain: Set(None),
         created_at: Set(t0),
         updated_at: Set(now),
+        derived_version: Set(0),
     })
     .exec(&txn)
     .await?;
@@ -104,6 +105,7 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
             start_date: Set(None),
             created_at: Set(t0),
             updated_at: Set(t0),
+            deleted_at: Set(None),
         });
         for (s, svc) in services.iter().enumerate() {
             position += 1;
@@ -123,6 +125,7 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
                 start_date: Set(None),
                 created_at: Set(t0),
                 updated_at: Set(t0),
+                deleted_at: Set(None),
             });
         }
     }

@@ -45,6 +45,10 @@ pub enum Event {
         incident_id: IncidentId,
         name: String,
     },
+    /// The incident's impact periods (what it did to which component, when) changed:
+    /// uptime and status history follow.
+    #[serde(rename = "incident.impact_changed")]
+    ImpactChanged { incident_id: IncidentId },
     #[serde(rename = "incident_update.edited")]
     UpdateEdited {
         incident_id: IncidentId,
@@ -100,6 +104,7 @@ impl Event {
         let (kind, id) = match self {
             IncidentCreated { incident_id, .. }
             | IncidentEdited { incident_id }
+            | ImpactChanged { incident_id }
             | IncidentDeleted { incident_id, .. }
             | UpdateEdited { incident_id, .. }
             | PostmortemDrafted { incident_id }
@@ -133,6 +138,7 @@ impl Event {
         match self {
             IncidentCreated { incident_id, .. }
             | IncidentEdited { incident_id }
+            | ImpactChanged { incident_id }
             | IncidentDeleted { incident_id, .. }
             | UpdateEdited { incident_id, .. }
             | PostmortemDrafted { incident_id }

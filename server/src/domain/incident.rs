@@ -212,6 +212,9 @@ pub fn default_body(status: IncidentStatus) -> &'static str {
     }
 }
 
+/// The body of an update posted only because the affected components changed.
+pub const COMPONENTS_UPDATED: &str = "The status of the affected components has been updated.";
+
 fn ts(t: Option<DateTime<Utc>>) -> Value {
     t.map_or(Value::Null, |t| json!(t.to_rfc3339()))
 }
@@ -487,8 +490,20 @@ impl Incident {
         let mut next = self.clone();
         // Statuspage appends an update for a *change* of status or a new body; clients
         // that send the whole object back repeat the status unchanged.
+        // So does a live incident giving its components new statuses: the update
+        // records when, which is what uptime counts from.
+        let gives = super::impact::giving(self);
+        let moves_components = holds::live(self.status)
+            && c.components
+                .iter()
+                .any(|(id, s)| match (gives.iter().find(|(g, _)| g == id), s) {
+                    (None, _) => true,
+                    (Some((_, given)), Some(s)) => given != s,
+                    (Some(_), None) => false,
+                });
         let posts = c.status.is_some_and(|s| s != self.status)
-            || c.body.as_deref().is_some_and(|b| !b.trim().is_empty());
+            || c.body.as_deref().is_some_and(|b| !b.trim().is_empty())
+            || moves_components;
         if let Some(name) = &c.name {
             next.name = text::name("name", name)?;
         }
@@ -574,7 +589,11 @@ impl Incident {
                     id: update_id.clone(),
                     incident_id: self.id.clone(),
                     status: next.status,
-                    body: body_or_default(c.body.as_deref(), next.status),
+                    body: match c.body.as_deref().filter(|b| !b.trim().is_empty()) {
+                        Some(b) => b.to_owned(),
+                        None if next.status == self.status => COMPONENTS_UPDATED.to_owned(),
+                        None => default_body(next.status).to_owned(),
+                    },
                     created_at: now,
                     updated_at: now,
                     display_at: now,
@@ -598,6 +617,17 @@ impl Incident {
                 _ => Event::IncidentUpdated(m),
             });
         } else {
+            // Not live (announced ahead, or over): what it names is part of its record
+            // from the start, for the whole window.
+            if let Some(opening) = next.updates.iter_mut().min_by_key(|u| u.ordinal) {
+                for a in effects.affected.iter().cloned() {
+                    let entries = opening.affected_components.get_or_insert_with(Vec::new);
+                    match entries.iter_mut().find(|e| e.code == a.code) {
+                        Some(e) => e.new_status = a.new_status,
+                        None => entries.push(a),
+                    }
+                }
+            }
             events.push(Event::IncidentEdited {
                 incident_id: self.id.clone(),
             });
@@ -640,14 +670,36 @@ impl Incident {
             }
             u.body = text::markdown("body", b, text::MAX_BODY)?;
         }
+        let mut moved = None;
         if let Some(d) = display_at {
-            u.display_at = text::time("display_at", d)?;
+            let d = text::time("display_at", d)?;
+            moved = Some((u.display_at, d, u.status, u.next_update_due_at));
+            // A promise is relative to the update that made it.
+            if let Some(due) = u.next_update_due_at {
+                u.next_update_due_at = due
+                    .checked_add_signed(d - u.display_at)
+                    .and_then(|t| text::time("display_at", t).ok());
+            }
+            u.display_at = d;
         }
         if let Some(n) = deliver_notifications {
             u.deliver_notifications = n;
         }
         u.updated_at = now;
+        let shifted_due = u.next_update_due_at;
         next.updated_at = now;
+        // The times the update set follow it.
+        if let Some((old, new, status, due)) = moved {
+            if status == IncidentStatus::Monitoring && next.monitoring_at == Some(old) {
+                next.monitoring_at = Some(new);
+            }
+            if !status.is_open() && next.resolved_at == Some(old) && new >= next.started_at {
+                next.resolved_at = Some(new);
+            }
+            if due.is_some() && next.next_update_due_at == due {
+                next.next_update_due_at = shifted_due;
+            }
+        }
         // Newest first by the time readers see, as the store orders them.
         next.updates.sort_by(|a, b| {
             b.display_at

@@ -9,4 +9,5 @@ pub mod pages;
 pub mod statuspage;
 pub mod templates;
 pub mod time;
+pub mod uptime;
 pub mod views;

@@ -12,7 +12,7 @@ use super::{
     statuspage::{ComponentIndex, PageCtx},
     time::{duration, time_view},
 };
-use crate::domain::{Component, Incident, StatusChange, Update as IncidentUpdate};
+use crate::domain::{Component, Incident, IncidentId, Period, Update as IncidentUpdate};
 use crate::domain::{ComponentStatus, IncidentStatus, uptime};
 
 /// The frame of a page at `path` whose content last changed at `updated`.
@@ -121,51 +121,54 @@ fn day_starts(now: DateTime<Utc>, tz: Tz, n: i64) -> Vec<(NaiveDate, DateTime<Ut
 
 fn uptime_view(
     c: &Component,
-    changes: &[&StatusChange],
+    periods: &[&Period],
+    names: &HashMap<IncidentId, String>,
     days: &[(NaiveDate, DateTime<Utc>)],
+    tz: Tz,
     now: DateTime<Utc>,
 ) -> UptimeView {
-    let initial = changes.first().map_or(c.status, |ch| ch.old_status);
-    let points: Vec<(DateTime<Utc>, ComponentStatus)> =
-        changes.iter().map(|ch| (ch.at, ch.new_status)).collect();
     let starts: Vec<DateTime<Utc>> = days.iter().map(|(_, s)| *s).collect();
-    let daily = uptime::daily(initial, &points, &starts, now);
-    let percent = uptime::availability(&uptime::observed_since(&daily, c.created_at)) * 100.0;
+    let daily = uptime::daily(periods, &starts, now);
+    let observed = super::uptime::observed_from(c, periods, tz);
+    let percent = super::uptime::report(
+        periods,
+        observed,
+        starts.first().copied().unwrap_or(now),
+        now,
+    )
+    .percent;
     let cells = daily
         .iter()
         .zip(days)
         .map(|(d, (date, _))| {
-            let no_data = c.created_at > d.start + Duration::seconds(d.observed_seconds);
+            let no_data = observed >= d.start + Duration::seconds(d.observed_seconds);
             let summary = if no_data {
                 "No data".to_owned()
-            } else if d.major_seconds > 0 || d.partial_seconds > 0 {
-                let mut parts = Vec::new();
-                if d.major_seconds > 0 {
-                    parts.push(format!("{} major outage", short(d.major_seconds)));
-                }
-                if d.partial_seconds > 0 {
-                    parts.push(format!("{} partial outage", short(d.partial_seconds)));
-                }
-                parts.join(", ")
-            } else if d.worst == ComponentStatus::DegradedPerformance {
-                "Degraded performance, no downtime".to_owned()
-            } else if d.worst == ComponentStatus::UnderMaintenance {
-                "Maintenance, no downtime".to_owned()
             } else {
-                "No downtime".to_owned()
+                match d.totals.describe() {
+                    Some(what) if d.outage_seconds() == 0 => format!("{what}, no downtime"),
+                    Some(what) => what,
+                    None => "No downtime".to_owned(),
+                }
             };
+            let worst = d.worst();
             DayCell {
                 date: date.format("%Y-%m-%d").to_string(),
                 label: date.format("%b %-d, %Y").to_string(),
-                status: d.worst,
+                status: worst,
                 summary,
+                incidents: d
+                    .incidents
+                    .iter()
+                    .filter_map(|id| names.get(id).cloned())
+                    .collect(),
                 no_data,
-                code: if no_data { "n" } else { day_code(d.worst) },
+                code: if no_data { "n" } else { day_code(worst) },
             }
         })
         .collect();
     UptimeView {
-        percent: format!("{:.2}%", (percent * 100.0).floor() / 100.0),
+        percent: format!("{percent:.2}%"),
         days: cells,
     }
 }
@@ -180,15 +183,6 @@ fn day_code(status: ComponentStatus) -> &'static str {
     }
 }
 
-fn short(secs: i64) -> String {
-    let mins = (secs + 59) / 60;
-    if mins >= 60 {
-        format!("{}h {}m", mins / 60, mins % 60)
-    } else {
-        format!("{mins}m")
-    }
-}
-
 /// The home page; its parts (cards, past incidents, strips of days) come from
 /// `parts`, which keeps those whose view did not change.
 pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> IndexView {
@@ -196,12 +190,12 @@ pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> In
     let tz = data.ctx.tz;
     let status = data.status();
     let days = day_starts(data.now, tz, UPTIME_DAYS);
-    let mut by_component: HashMap<&str, Vec<&StatusChange>> = HashMap::new();
-    for ch in &data.changes {
+    let mut by_component: HashMap<&str, Vec<&Period>> = HashMap::new();
+    for p in &data.periods {
         by_component
-            .entry(ch.component_id.as_str())
+            .entry(p.component_id.as_str())
             .or_default()
-            .push(ch);
+            .push(p);
     }
     let row = |c: &Component, children: Vec<ComponentRow>| {
         let status = index.status(c);
@@ -220,7 +214,9 @@ pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> In
                         .get(c.id.as_str())
                         .map(Vec::as_slice)
                         .unwrap_or(&[]),
+                    &data.period_names,
                     &days,
+                    tz,
                     data.now,
                 );
                 parts.html(

@@ -8,7 +8,7 @@ use super::{
     statuspage::{ComponentIndex, PageCtx},
     time::TimeView,
 };
-use crate::domain::{Component, Incident, StatusChange};
+use crate::domain::{Component, Incident, IncidentId, Period};
 use crate::domain::{ComponentStatus, Impact, PageStatus, page_status};
 use crate::store::pages::Page;
 
@@ -33,8 +33,10 @@ pub struct Data {
     /// The version of the event log at which each listed incident last changed: what a
     /// page that shows it was made from.
     pub revisions: std::collections::HashMap<crate::domain::IncidentId, i64>,
-    /// Component status changes in the uptime window.
-    pub changes: Vec<StatusChange>,
+    /// Impact periods that reach into the uptime window.
+    pub periods: Vec<Period>,
+    /// The names of the incidents behind them, for the days' summaries.
+    pub period_names: std::collections::HashMap<IncidentId, String>,
     pub now: DateTime<Utc>,
     pub version: i64,
     /// The last event readers can see: what `/live.json` says, so private work (a
@@ -131,6 +133,8 @@ pub struct DayCell {
     pub status: ComponentStatus,
     /// "No downtime", "32m major outage", ...
     pub summary: String,
+    /// The incidents that affected the component that day.
+    pub incidents: Vec<String>,
     /// The component did not exist yet that day.
     pub no_data: bool,
     /// A one-letter class for the day's colour (o, d, p, m, u; n for no data): the

@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::domain::{Event, Incident, IncidentId};
 use crate::render::{markdown, pages, pages::Data, statuspage::PageCtx};
 use crate::store::{
-    Store, StoreError, components, events,
+    Store, StoreError, components, events, impact,
     incidents::{self, Filter},
     pages as page_store,
 };
@@ -77,9 +77,14 @@ impl Changed {
                 c.public_version = Some(r.seq);
             }
             match &e {
-                Event::ComponentStatusChanged { .. } => c.statuses = true,
+                Event::ComponentStatusChanged { .. } | Event::ImpactChanged { .. } => {
+                    c.statuses = true
+                }
                 Event::IncidentCreated { .. } => c.created += 1,
-                Event::IncidentDeleted { .. } => c.deleted += 1,
+                Event::IncidentDeleted { .. } => {
+                    c.deleted += 1;
+                    c.statuses = true;
+                }
                 _ => {}
             }
             match e.incident_id() {
@@ -141,12 +146,24 @@ pub async fn load(
     let uptime_from = now - Duration::days(pages::UPTIME_DAYS + 1);
     let prev = previous.filter(|_| !changed.everything);
     // Independent reads, side by side (each on its own connection).
-    let changes = async {
+    let periods = async {
         match prev {
             Some(p) if !changed.statuses && p.now.date_naive() == now.date_naive() => {
-                Ok(p.changes.clone())
+                Ok((p.periods.clone(), p.period_names.clone()))
             }
-            _ => components::changes_since(db, uptime_from).await,
+            _ => {
+                // Up to a day ahead: a period that starts at this very instant counts.
+                let periods =
+                    impact::overlapping(db, uptime_from, now + Duration::days(1), None).await?;
+                let mut ids: Vec<IncidentId> = periods
+                    .iter()
+                    .filter_map(|p| p.incident_id.clone())
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                let names = impact::incident_names(db, &ids).await?;
+                Ok::<_, StoreError>((periods, names))
+            }
         }
     };
     // The incidents that changed, as they are now.
@@ -162,10 +179,10 @@ pub async fn load(
         }
         Ok::<_, StoreError>(Some(found))
     };
-    let (page, components, changes, fresh) = tokio::try_join!(
+    let (page, components, (periods, period_names), fresh) = tokio::try_join!(
         page_store::get(db, page_id),
         components::list(db, page_id),
-        changes,
+        periods,
         fresh,
     )?;
     let ctx = PageCtx::new(&page);
@@ -227,7 +244,8 @@ pub async fn load(
         markdown,
         components,
         total,
-        changes,
+        periods,
+        period_names,
         page,
         ctx,
         now,

@@ -6,17 +6,20 @@ use std::collections::HashSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, sea_query::Expr,
+    QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use serde_json::json;
 
 use super::{
     Result, StoreError, Write,
-    entity::{component_status_changes as changes, components},
+    entity::{
+        component_status_changes as changes, components, incident_components as links, incidents,
+    },
     new_id,
 };
 use crate::domain::{
-    Component, ComponentId, ComponentStatus, Event, PageId, StatusChange, component, text,
+    Component, ComponentId, ComponentStatus, Event, IncidentId, IncidentStatus, PageId,
+    StatusChange, component, holds, text,
 };
 
 impl From<components::Model> for Component {
@@ -85,6 +88,7 @@ pub struct ComponentPatch {
 pub async fn list(db: &impl ConnectionTrait, page_id: &PageId) -> Result<Vec<Component>> {
     Ok(components::Entity::find()
         .filter(components::Column::PageId.eq(page_id.clone()))
+        .filter(components::Column::DeletedAt.is_null())
         .order_by_asc(components::Column::Position)
         .order_by_asc(components::Column::CreatedAt)
         .all(db)
@@ -110,7 +114,7 @@ async fn find_model(
     components::Entity::find_by_id(id.clone())
         .one(db)
         .await?
-        .filter(|m| m.is_group == group)
+        .filter(|m| m.is_group == group && m.deleted_at.is_none())
         .ok_or_else(|| StoreError::not_found(what(group), id.as_str()))
 }
 
@@ -158,6 +162,7 @@ pub async fn create(w: &mut Write, new: NewComponent) -> Result<Component> {
     }
     let count = components::Entity::find()
         .filter(components::Column::PageId.eq(w.page_id().clone()))
+        .filter(components::Column::DeletedAt.is_null())
         .count(w.conn())
         .await?;
     let id = ComponentId::new(new_id());
@@ -176,6 +181,7 @@ pub async fn create(w: &mut Write, new: NewComponent) -> Result<Component> {
         start_date: Set(new.start_date),
         created_at: Set(w.now()),
         updated_at: Set(w.now()),
+        deleted_at: Set(None),
     }
     .insert(w.conn())
     .await?;
@@ -281,6 +287,7 @@ async fn set_status(w: &mut Write, id: &ComponentId, status: ComponentStatus) ->
     }
     .insert(w.conn())
     .await?;
+    super::impact::set_by_hand(w.conn(), id, status, w.now()).await?;
     w.record(&[Event::ComponentStatusChanged {
         component_id: id.clone(),
         old_status: current,
@@ -319,6 +326,7 @@ async fn set_members(w: &mut Write, group_id: &ComponentId, members: &[Component
         for m in components::Entity::find()
             .filter(components::Column::Id.is_in(chunk.iter().cloned()))
             .filter(components::Column::IsGroup.eq(false))
+            .filter(components::Column::DeletedAt.is_null())
             .all(w.conn())
             .await?
         {
@@ -374,16 +382,68 @@ async fn reposition(w: &mut Write, id: &ComponentId, position: i32) -> Result<()
     Ok(())
 }
 
-/// Deletes a component, or a group (its components stay, ungrouped).
+/// Deletes a component, or a group (its components stay, ungrouped). A component that
+/// a live incident holds is kept unless `force`: deleting it would take it out of the
+/// incident and its uptime. One that incidents name is hidden rather than removed, so
+/// their record (and its periods) survive; it goes when the last of them does.
 #[tracing::instrument(skip_all, fields(page = %w.page_id(), component = %id))]
-pub async fn delete(w: &mut Write, id: &ComponentId, group: bool) -> Result<Component> {
+pub async fn delete(
+    w: &mut Write,
+    id: &ComponentId,
+    group: bool,
+    force: bool,
+) -> Result<Component> {
     let c: Component = find_model(w.conn(), id, group).await?.into();
     if group {
         set_members(w, id, &[]).await?;
     }
-    components::Entity::delete_by_id(id.clone())
-        .exec(w.conn())
-        .await?;
+    let named_by: Vec<(IncidentId, String, IncidentStatus)> = if group {
+        Vec::new()
+    } else {
+        let ids: Vec<IncidentId> = links::Entity::find()
+            .select_only()
+            .column(links::Column::IncidentId)
+            .filter(links::Column::ComponentId.eq(id.clone()))
+            .into_tuple()
+            .all(w.conn())
+            .await?;
+        let mut named = Vec::new();
+        for chunk in ids.chunks(500) {
+            named.extend(
+                incidents::Entity::find()
+                    .select_only()
+                    .column(incidents::Column::Id)
+                    .column(incidents::Column::Name)
+                    .column(incidents::Column::Status)
+                    .filter(incidents::Column::Id.is_in(chunk.iter().cloned()))
+                    .into_tuple::<(IncidentId, String, IncidentStatus)>()
+                    .all(w.conn())
+                    .await?,
+            );
+        }
+        named
+    };
+    if !force && let Some((held_by, name, _)) = named_by.iter().find(|(_, _, s)| holds::live(*s)) {
+        return Err(StoreError::Conflict(format!(
+            "component '{id}' is held by the open incident '{name}' ({held_by}); resolve it first, or delete with force=true to take the component out of it"
+        )));
+    }
+    if named_by.is_empty() {
+        components::Entity::delete_by_id(id.clone())
+            .exec(w.conn())
+            .await?;
+        super::impact::forget_component(w.conn(), id).await?;
+    } else {
+        components::Entity::update_many()
+            .col_expr(components::Column::DeletedAt, Expr::value(Some(w.now())))
+            .col_expr(
+                components::Column::GroupId,
+                Expr::value(None::<ComponentId>),
+            )
+            .filter(components::Column::Id.eq(id.clone()))
+            .exec(w.conn())
+            .await?;
+    }
     let event = if group {
         Event::GroupDeleted {
             id: id.clone(),
@@ -400,10 +460,34 @@ pub async fn delete(w: &mut Write, id: &ComponentId, group: bool) -> Result<Comp
         &format!("{}.delete", audit_subject(group)),
         audit_subject(group),
         id.as_str(),
-        json!({"name": c.name}),
+        json!({"name": c.name, "force": force, "kept_for_incidents": named_by.len()}),
     )
     .await?;
     Ok(c)
+}
+
+/// Removes the hidden components no incident names any more.
+pub async fn purge_unreferenced(db: &impl ConnectionTrait) -> Result<()> {
+    let hidden: Vec<ComponentId> = components::Entity::find()
+        .select_only()
+        .column(components::Column::Id)
+        .filter(components::Column::DeletedAt.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    for id in hidden {
+        let named = links::Entity::find()
+            .filter(links::Column::ComponentId.eq(id.clone()))
+            .count(db)
+            .await?;
+        if named == 0 {
+            components::Entity::delete_by_id(id.clone())
+                .exec(db)
+                .await?;
+            super::impact::forget_component(db, &id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The status history of a component, oldest first (the source of uptime).

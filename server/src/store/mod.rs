@@ -12,6 +12,7 @@ pub mod events;
 pub mod export;
 pub mod idempotency;
 mod ids;
+pub mod impact;
 pub mod incidents;
 pub mod pages;
 pub mod seed;
@@ -138,6 +139,9 @@ impl Store {
         let txn = db.begin().await?;
         database::lock(&txn).await?;
         let (page_id, url) = pages::ensure(&txn, public_url, default_url, now).await?;
+        if impact::derive_if_stale(&txn, &page_id).await? {
+            tracing::info!("impact periods derived from every incident's record");
+        }
         txn.commit().await?;
         let head = events::latest_seq(&db).await?;
         let store = Store {
@@ -157,6 +161,7 @@ impl Store {
             url: page.url,
             components: entity::components::Entity::find()
                 .filter(entity::components::Column::IsGroup.eq(false))
+                .filter(entity::components::Column::DeletedAt.is_null())
                 .count(&self.db)
                 .await?,
             incidents: entity::incidents::Entity::find().count(&self.db).await?,

@@ -98,6 +98,7 @@ pub(super) async fn ensure(
                 subdomain: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
+                derived_version: Set(0),
             }
             .insert(db)
             .await?;

@@ -1,13 +1,14 @@
 use actix_web::{HttpResponse, http::Method, web};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{View, created, nullable, ok, write};
 use crate::app::AppState;
 use crate::domain::{
-    ComponentId, ComponentStatus, PageId,
+    ComponentId, ComponentStatus, IncidentId, PageId, Period,
     Role::{Responder, Viewer},
+    uptime,
 };
 use crate::http::{
     body::{Envelope, Enveloped},
@@ -16,9 +17,11 @@ use crate::http::{
     routes::RouteTable,
 };
 use crate::render::statuspage::{ComponentDoc, Flavor};
+use crate::render::uptime as render_uptime;
 use crate::store::{
     Actor,
     components::{self, ComponentPatch, NewComponent},
+    impact,
 };
 
 pub fn routes(t: &mut RouteTable) {
@@ -63,16 +66,25 @@ pub fn routes(t: &mut RouteTable) {
         one,
         Responder,
         "components",
-        "Delete a component",
+        "Delete a component; refused (409) while an open incident holds it, unless force=true",
         delete,
     )
     .returns::<ComponentDoc>();
     t.add(
         M::GET,
+        "/v1/pages/{page_id}/components/{component_id}/uptime",
+        Viewer,
+        "components",
+        "A component's uptime over a range of days (start, end: YYYY-MM-DD)",
+        uptime,
+    )
+    .returns::<UptimeDoc>();
+    t.add(
+        M::GET,
         "/v1/pages/{page_id}/components/{component_id}/status-history",
         Viewer,
         "components",
-        "A component's status changes, oldest first",
+        "A component's status history from its impact periods, oldest first (the newest 1000)",
         history,
     )
     .returns_list::<StatusChangeDoc>();
@@ -128,6 +140,15 @@ pub fn routes(t: &mut RouteTable) {
         delete_group,
     )
     .returns::<GroupDoc>();
+    t.add(
+        M::GET,
+        "/v1/pages/{page_id}/component-groups/{group_id}/uptime",
+        Viewer,
+        "component groups",
+        "A group's uptime over a range of days (start, end: YYYY-MM-DD)",
+        group_uptime,
+    )
+    .returns::<GroupUptimeDoc>();
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -292,37 +313,277 @@ pub async fn update(
     Ok(ok(&component_doc(&View::load(&state).await?, &id)?))
 }
 
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct DeleteQuery {
+    /// Delete even while an open incident holds the component: it leaves the incident.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub force: Option<bool>,
+}
+
 pub async fn delete(
     state: web::Data<AppState>,
     actor: Actor,
     path: One,
+    q: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let view = View::load(&state).await?;
     let id = component_id(path);
     let doc = component_doc(&view, &id)?;
+    let force = q.force.unwrap_or(false);
     write(&state, &actor, async |w| {
-        components::delete(w, &id, false).await
+        components::delete(w, &id, false, force).await
     })
     .await?;
     Ok(ok(&doc))
 }
 
+/// The most status changes `status-history` lists (the newest).
+const HISTORY_MAX: usize = 1_000;
+
 pub async fn history(state: web::Data<AppState>, path: One) -> Result<HttpResponse, ApiError> {
     let view = View::load(&state).await?;
     let id = &component_id(path);
     components::get(state.store.db(), id, false).await?;
-    let all: Vec<StatusChangeDoc> = components::history(state.store.db(), id)
-        .await?
+    let now = state.clock.now();
+    let periods = impact::overlapping(
+        state.store.db(),
+        DateTime::<Utc>::MIN_UTC,
+        now + chrono::Duration::days(1),
+        Some(std::slice::from_ref(id)),
+    )
+    .await?;
+    let refs: Vec<&Period> = periods.iter().collect();
+    let from = refs.iter().map(|p| p.start).min().unwrap_or(now);
+    let changes = uptime::transitions(&uptime::segments(&refs, from, now), now);
+    let skip = changes.len().saturating_sub(HISTORY_MAX);
+    let all: Vec<StatusChangeDoc> = changes
         .into_iter()
-        .map(|h| StatusChangeDoc {
-            component_id: h.component_id,
-            old_status: h.old_status,
-            new_status: h.new_status,
-            incident_id: h.incident_id,
-            at: view.ctx.ts(h.at),
-        })
+        .skip(skip)
+        .map(
+            |(at, old_status, new_status, incident_id)| StatusChangeDoc {
+                component_id: id.clone(),
+                old_status,
+                new_status,
+                incident_id,
+                at: view.ctx.ts(at),
+            },
+        )
         .collect();
     Ok(ok(&all))
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct UptimeQuery {
+    /// First day, `YYYY-MM-DD` in the page's time zone (default: 89 days before `end`,
+    /// or the first day the component was observed).
+    pub start: Option<String>,
+    /// Last day, included (default: today).
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RelatedIncident {
+    pub id: IncidentId,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UptimeDoc {
+    pub id: ComponentId,
+    pub name: String,
+    pub range_start: String,
+    pub range_end: String,
+    /// 0 to 100, floored to two decimals.
+    pub uptime_percentage: f64,
+    /// Seconds of major outage in the range.
+    pub major_outage: i64,
+    /// Seconds of partial outage in the range.
+    pub partial_outage: i64,
+    pub related_events: Vec<RelatedIncident>,
+    /// What was changed from the range asked for, if anything.
+    pub warnings: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GroupRelated {
+    pub component_id: ComponentId,
+    pub incidents: Vec<RelatedIncident>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GroupUptimeDoc {
+    pub id: ComponentId,
+    pub name: String,
+    pub range_start: String,
+    pub range_end: String,
+    pub uptime_percentage: f64,
+    pub major_outage: i64,
+    pub partial_outage: i64,
+    pub related_events: Vec<GroupRelated>,
+    pub warnings: Option<String>,
+}
+
+fn day(field: &str, v: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    v.filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim().parse::<NaiveDate>().map_err(|_| {
+                ApiError::invalid(
+                    field,
+                    format!("{field} must be a date like 2026-04-14, got '{s}'"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// What an uptime answer is made of: the range, the report and the incidents' names.
+struct Measured {
+    range: render_uptime::Range,
+    report: render_uptime::Report,
+    periods: Vec<Period>,
+    names: std::collections::HashMap<IncidentId, String>,
+}
+
+async fn measure(
+    state: &AppState,
+    view: &View,
+    members: &[&crate::domain::Component],
+    q: &UptimeQuery,
+) -> Result<Measured, ApiError> {
+    let tz = view.ctx.tz;
+    let now = state.clock.now();
+    let ids: Vec<ComponentId> = members.iter().map(|c| c.id.clone()).collect();
+    let start = day("start", q.start.as_deref())?;
+    let end = day("end", q.end.as_deref())?;
+    let today = now.with_timezone(&tz).date_naive();
+    // Everything a component ever had, bounded: the first day it was observed.
+    let periods = impact::overlapping(
+        state.store.db(),
+        DateTime::<Utc>::MIN_UTC,
+        now + chrono::Duration::days(1),
+        Some(&ids),
+    )
+    .await?;
+    let refs: Vec<&Period> = periods.iter().collect();
+    let observed = members
+        .iter()
+        .map(|c| {
+            let own: Vec<&Period> = refs
+                .iter()
+                .copied()
+                .filter(|p| p.component_id == c.id)
+                .collect();
+            render_uptime::observed_from(c, &own, tz)
+        })
+        .min()
+        .unwrap_or(now);
+    let first = observed.with_timezone(&tz).date_naive();
+    let range = render_uptime::range(start, end, first, today)
+        .map_err(|m| ApiError::invalid("start", m))?;
+    let from = render_uptime::midnight(range.start, tz);
+    let to = render_uptime::midnight(range.end + chrono::Duration::days(1), tz).min(now);
+    let report = render_uptime::report(&refs, observed, from, to);
+    let names = impact::incident_names(state.store.db(), &report.incidents).await?;
+    Ok(Measured {
+        range,
+        report,
+        periods,
+        names,
+    })
+}
+
+fn related(
+    ids: &[IncidentId],
+    names: &std::collections::HashMap<IncidentId, String>,
+) -> Vec<RelatedIncident> {
+    ids.iter()
+        .map(|id| RelatedIncident {
+            id: id.clone(),
+            name: names.get(id).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn warnings(r: &render_uptime::Range) -> Option<String> {
+    (!r.warnings.is_empty()).then(|| r.warnings.join("; "))
+}
+
+pub async fn uptime(
+    state: web::Data<AppState>,
+    path: One,
+    q: web::Query<UptimeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let view = View::load(&state).await?;
+    let id = component_id(path);
+    let Some(c) = view.components.iter().find(|c| c.id == id && !c.is_group) else {
+        return Err(ApiError::NotFound(format!(
+            "component '{id}' was not found"
+        )));
+    };
+    let m = measure(&state, &view, &[c], &q).await?;
+    Ok(ok(&UptimeDoc {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        range_start: m.range.start.to_string(),
+        range_end: m.range.end.to_string(),
+        uptime_percentage: m.report.percent,
+        major_outage: m.report.major_seconds,
+        partial_outage: m.report.partial_seconds,
+        related_events: related(&m.report.incidents, &m.names),
+        warnings: warnings(&m.range),
+    }))
+}
+
+/// A group's uptime: its status at any moment is the worst of its components', so its
+/// periods are all of theirs.
+pub async fn group_uptime(
+    state: web::Data<AppState>,
+    path: One,
+    q: web::Query<UptimeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let view = View::load(&state).await?;
+    let id = component_id(path);
+    let Some(g) = view.components.iter().find(|c| c.id == id && c.is_group) else {
+        return Err(ApiError::NotFound(format!(
+            "component group '{id}' was not found"
+        )));
+    };
+    let members: Vec<&crate::domain::Component> = view.index().children(&g.id).to_vec();
+    let m = measure(&state, &view, &members, &q).await?;
+    let from = render_uptime::midnight(m.range.start, view.ctx.tz);
+    let to = render_uptime::midnight(m.range.end + chrono::Duration::days(1), view.ctx.tz);
+    let related_events = members
+        .iter()
+        .map(|c| {
+            let mut ids: Vec<IncidentId> = Vec::new();
+            for p in m
+                .periods
+                .iter()
+                .filter(|p| p.component_id == c.id && p.overlaps(from, to))
+            {
+                if let Some(i) = &p.incident_id
+                    && !ids.contains(i)
+                {
+                    ids.push(i.clone());
+                }
+            }
+            GroupRelated {
+                component_id: c.id.clone(),
+                incidents: related(&ids, &m.names),
+            }
+        })
+        .collect();
+    Ok(ok(&GroupUptimeDoc {
+        id: g.id.clone(),
+        name: g.name.clone(),
+        range_start: m.range.start.to_string(),
+        range_end: m.range.end.to_string(),
+        uptime_percentage: m.report.percent,
+        major_outage: m.report.major_seconds,
+        partial_outage: m.report.partial_seconds,
+        related_events,
+        warnings: warnings(&m.range),
+    }))
 }
 
 pub async fn list_groups(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -398,7 +659,7 @@ pub async fn delete_group(
     let id = component_id(path);
     let doc = group_doc(&View::load(&state).await?, &id)?;
     write(&state, &actor, async |w| {
-        components::delete(w, &id, true).await
+        components::delete(w, &id, true, false).await
     })
     .await?;
     Ok(ok(&doc))

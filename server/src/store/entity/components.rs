@@ -19,6 +19,9 @@ pub struct Model {
     pub start_date: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Deleted while incidents still name it: hidden everywhere but in their record.
+    #[serde(default)]
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub mod component_status_changes;
 pub mod components;
 pub mod events;
 pub mod idempotency_keys;
+pub mod impact_periods;
 pub mod incident_components;
 pub mod incident_updates;
 pub mod incidents;

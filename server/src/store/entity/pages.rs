@@ -13,6 +13,9 @@ pub struct Model {
     pub subdomain: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The version of the rules that derived the impact periods (`store::impact`).
+    #[serde(default)]
+    pub derived_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

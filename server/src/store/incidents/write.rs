@@ -10,8 +10,8 @@ use sea_orm::{
 
 use super::read::get;
 use super::{Changes, Command, Incident, IncidentUpdate, Outcome};
-use crate::domain::holds;
 use crate::domain::incident::{Board, ComponentFacts, Fresh};
+use crate::domain::{self, Event, holds};
 use crate::domain::{ComponentId, IncidentId, IncidentStatus, UpdateId};
 use crate::store::{
     Result, StoreError, Write,
@@ -19,7 +19,7 @@ use crate::store::{
         component_status_changes as history, components, incident_components as links,
         incident_updates as updates, incidents,
     },
-    new_id,
+    impact, new_id,
 };
 
 /// Opens an incident (or a maintenance) with its first update.
@@ -67,6 +67,7 @@ async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> 
     for chunk in unique.chunks(500) {
         for c in components::Entity::find()
             .filter(components::Column::Id.is_in(chunk.iter().cloned()))
+            .filter(components::Column::DeletedAt.is_null())
             .all(w.conn())
             .await?
         {
@@ -173,6 +174,7 @@ async fn commit(w: &mut Write, before: Option<&Incident>, out: &Outcome) -> Resu
         incidents::Entity::delete_by_id(after.id.clone())
             .exec(db)
             .await?;
+        crate::store::components::purge_unreferenced(db).await?;
     } else if out.created {
         incidents::Entity::insert(incident_row(after))
             .exec(db)
@@ -190,17 +192,18 @@ async fn commit(w: &mut Write, before: Option<&Incident>, out: &Outcome) -> Resu
         incidents::Entity::update(incident_row(after))
             .exec(db)
             .await?;
-        if out.posted_update
-            && let Some(u) = after.updates.first()
-        {
-            updates::Entity::insert(update_row(u)?).exec(db).await?;
-        }
-        if let Some(u) = out
-            .edited_update
-            .as_ref()
-            .and_then(|id| after.updates.iter().find(|u| &u.id == id))
-        {
-            updates::Entity::update(update_row(u)?).exec(db).await?;
+        // The updates that are new or changed (posted, edited, or given components).
+        let old = before.map(|b| b.updates.as_slice()).unwrap_or(&[]);
+        for u in &after.updates {
+            match old.iter().find(|o| o.id == u.id) {
+                None => {
+                    updates::Entity::insert(update_row(u)?).exec(db).await?;
+                }
+                Some(o) if o != u => {
+                    updates::Entity::update(update_row(u)?).exec(db).await?;
+                }
+                Some(_) => {}
+            }
         }
     }
     if !out.deleted {
@@ -249,7 +252,25 @@ async fn commit(w: &mut Write, before: Option<&Incident>, out: &Outcome) -> Resu
         .exec(db)
         .await?;
     }
-    w.record(&out.events).await?;
+    // What the incident did to its components, and when, follows its record.
+    let moved: Vec<ComponentId> = out
+        .component_changes
+        .iter()
+        .map(|c| c.component_id.clone())
+        .collect();
+    impact::end_by_hand(db, &moved, now).await?;
+    let periods = if out.deleted {
+        Vec::new()
+    } else {
+        domain::impact::periods(after)
+    };
+    let mut events = out.events.clone();
+    if impact::replace(db, &after.id, &periods).await? {
+        events.push(Event::ImpactChanged {
+            incident_id: after.id.clone(),
+        });
+    }
+    w.record(&events).await?;
     let a = &out.audit;
     w.audit(a.action, a.subject_type, &a.subject_id, a.detail.clone())
         .await?;
