@@ -2,7 +2,8 @@
 //! incident's window and its updates' times (see `domain::impact`); uptime is computed
 //! from them. Components referenced by incidents are kept, hidden, when deleted
 //! (`deleted_at`). `pages.derived_version` says which rules derived the periods: Herald
-//! derives them again at start when it is older than the running version.
+//! derives them again at start when it is older than the running version. A published
+//! postmortem keeps its text apart from the draft (`postmortem_published_body`).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -24,6 +25,7 @@ enum ImpactPeriods {
 enum Incidents {
     Table,
     Id,
+    PostmortemPublishedBody,
 }
 
 #[derive(DeriveIden)]
@@ -102,10 +104,31 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // A published postmortem's text, apart from the draft that may be edited after.
+        m.alter_table(
+            Table::alter()
+                .table(Incidents::Table)
+                .add_column(text_null(Incidents::PostmortemPublishedBody))
+                .to_owned(),
+        )
+        .await?;
+        m.get_connection()
+            .execute_unprepared(
+                "UPDATE incidents SET postmortem_published_body = postmortem_body \
+                 WHERE postmortem_published_at IS NOT NULL",
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Incidents::Table)
+                .drop_column(Incidents::PostmortemPublishedBody)
+                .to_owned(),
+        )
+        .await?;
         m.alter_table(
             Table::alter()
                 .table(Pages::Table)

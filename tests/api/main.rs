@@ -7,4 +7,5 @@ mod incidents;
 mod ops;
 mod protocol;
 mod public;
+mod record;
 mod roles;

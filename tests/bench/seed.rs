@@ -242,6 +242,7 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
             postmortem_body: Set(None),
             postmortem_body_last_updated_at: Set(None),
             postmortem_published_at: Set(None),
+            postmortem_published_body: Set(None),
             postmortem_ignored: Set(false),
             postmortem_notified_subscribers: Set(false),
             scheduled_for: Set(scheduled),

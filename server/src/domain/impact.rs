@@ -238,6 +238,7 @@ mod tests {
             postmortem_body: None,
             postmortem_body_last_updated_at: None,
             postmortem_published_at: None,
+            postmortem_published_body: None,
             postmortem_ignored: false,
             postmortem_notified_subscribers: false,
             scheduled_for: None,

@@ -62,6 +62,8 @@ pub struct Incident {
     pub postmortem_body: Option<String>,
     pub postmortem_body_last_updated_at: Option<DateTime<Utc>>,
     pub postmortem_published_at: Option<DateTime<Utc>>,
+    /// What readers see: the draft as it was when last published.
+    pub postmortem_published_body: Option<String>,
     pub postmortem_ignored: bool,
     pub postmortem_notified_subscribers: bool,
     pub scheduled_for: Option<DateTime<Utc>>,
@@ -189,6 +191,8 @@ pub struct Outcome {
     pub component_changes: Vec<ComponentChange>,
     pub events: Vec<Event>,
     pub audit: Audit,
+    /// Nothing changed (publishing what is already published): nothing to write.
+    pub unchanged: bool,
 }
 
 /// The update text used when a responder gives none.
@@ -393,6 +397,7 @@ impl Incident {
             postmortem_body: None,
             postmortem_body_last_updated_at: None,
             postmortem_published_at: None,
+            postmortem_published_body: None,
             postmortem_ignored: false,
             postmortem_notified_subscribers: false,
             scheduled_for: c.scheduled_for,
@@ -443,6 +448,7 @@ impl Incident {
             edited_update: None,
             component_changes: effects.changes,
             events,
+            unchanged: false,
         })
     }
 
@@ -477,6 +483,7 @@ impl Incident {
             component_changes: Vec::new(),
             events,
             audit,
+            unchanged: false,
         }
     }
 
@@ -744,8 +751,26 @@ impl Incident {
             }
             PostmortemAction::Publish { notify_subscribers } => {
                 let (life, _) = self.lifecycle().apply(Move::PublishPostmortem, now)?;
+                // Publishing what readers already have changes nothing.
+                if self.postmortem_published_at.is_some()
+                    && self.postmortem_published_body == self.postmortem_body
+                {
+                    let mut out = self.outcome(
+                        next,
+                        Vec::new(),
+                        Audit {
+                            action: "postmortem.published",
+                            subject_type: "incident",
+                            subject_id: self.id.to_string(),
+                            detail: json!({}),
+                        },
+                    );
+                    out.unchanged = true;
+                    return Ok(out);
+                }
                 next.status = life.status;
                 next.postmortem_published_at = Some(now);
+                next.postmortem_published_body = self.postmortem_body.clone();
                 next.postmortem_notified_subscribers = notify_subscribers;
                 (
                     Event::PostmortemPublished {
@@ -759,6 +784,7 @@ impl Incident {
                 let (life, _) = self.lifecycle().apply(Move::RevertPostmortem, now)?;
                 next.status = life.status;
                 next.postmortem_published_at = None;
+                next.postmortem_published_body = None;
                 (Event::PostmortemReverted { incident_id: id }, json!({}))
             }
             PostmortemAction::Delete => {
@@ -769,6 +795,7 @@ impl Incident {
                 next.postmortem_body = None;
                 next.postmortem_body_last_updated_at = None;
                 next.postmortem_published_at = None;
+                next.postmortem_published_body = None;
                 (Event::PostmortemDeleted { incident_id: id }, json!({}))
             }
         };

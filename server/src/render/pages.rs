@@ -84,24 +84,50 @@ pub fn card(
                 .map_or(i.started_at, |s| s.min(i.resolved_at.unwrap_or(now)));
             duration(from, i.resolved_at.unwrap_or(now))
         }),
-        affected: i
-            .components
-            .iter()
-            .filter_map(|(cid, s)| index.get(cid).map(|c| (c, *s)))
-            .map(|(c, s)| AffectedView {
-                name: c.name.clone(),
-                group: c
-                    .group_id
-                    .as_ref()
-                    .and_then(|g| index.get(g))
-                    .map(|g| g.name.clone()),
-                status: s,
-                status_label: s.label(),
-            })
-            .collect(),
+        affected: affected(i, index),
         scheduled_for: i.scheduled_for.map(|t| time_view(t, tz)),
         scheduled_until: i.scheduled_until.map(|t| time_view(t, tz)),
     }
+}
+
+/// The components an incident affects: while it is live, at the status it gives each
+/// now (what the component list shows); once over, at the worst each had. A component
+/// deleted since keeps the name the incident recorded.
+fn affected(i: &Incident, index: &ComponentIndex<'_>) -> Vec<AffectedView> {
+    let statuses = if crate::domain::holds::live(i.status) {
+        crate::domain::impact::giving(i)
+    } else {
+        i.components.clone()
+    };
+    let recorded = |id: &crate::domain::ComponentId| {
+        i.updates
+            .iter()
+            .flat_map(|u| u.affected_components.iter().flatten())
+            .find(|a| &a.code == id)
+            .map(|a| a.name.clone())
+    };
+    statuses
+        .into_iter()
+        .filter(|(_, s)| *s != ComponentStatus::Operational || !i.status.is_open())
+        .filter_map(|(id, s)| {
+            let (name, group) = match index.get(&id) {
+                Some(c) => (
+                    c.name.clone(),
+                    c.group_id
+                        .as_ref()
+                        .and_then(|g| index.get(g))
+                        .map(|g| g.name.clone()),
+                ),
+                None => (recorded(&id)?, None),
+            };
+            Some(AffectedView {
+                name,
+                group,
+                status: s,
+                status_label: s.label(),
+            })
+        })
+        .collect()
 }
 
 /// Local midnights of the last `n` days, oldest first, in the page's zone.
@@ -276,7 +302,7 @@ pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> In
                 .iter()
                 .filter(|i| {
                     i.scheduled_for.is_none()
-                        && i.created_at.with_timezone(&tz).date_naive() == date
+                        && i.started_at.with_timezone(&tz).date_naive() == date
                 })
                 .map(|i| render_card(i, "partials/past_incident"))
                 .collect(),
@@ -318,7 +344,7 @@ pub fn incident_view(data: &Data, links: &StaticLinks, i: &Incident) -> Incident
             .map(|u| update_view(u, data.ctx.tz, &data.markdown))
             .collect(),
         postmortem_html: i
-            .postmortem_body
+            .postmortem_published_body
             .as_deref()
             .filter(|_| published)
             .map(|b| data.markdown.html(b).to_string()),
@@ -337,8 +363,11 @@ pub fn history_view(
     let index = ComponentIndex::new(&data.components);
     let tz = data.ctx.tz;
     let mut months: Vec<MonthView> = Vec::new();
-    for i in incidents {
-        let at = i.scheduled_for.unwrap_or(i.created_at).with_timezone(&tz);
+    // By when each happened (a backfill entered today belongs to its own month).
+    let mut by_time: Vec<&Incident> = incidents.iter().collect();
+    by_time.sort_by_key(|i| std::cmp::Reverse(i.scheduled_for.unwrap_or(i.started_at)));
+    for i in by_time {
+        let at = i.scheduled_for.unwrap_or(i.started_at).with_timezone(&tz);
         let label = format!("{} {}", month_name(at.month()), at.year());
         if months.last().is_none_or(|m| m.label != label) {
             months.push(MonthView {
@@ -436,7 +465,30 @@ pub fn feed_view(data: &Data) -> FeedView {
                     )
                 })
                 .collect::<String>();
-            let updated = i.updates.first().map_or(i.updated_at, |u| u.display_at);
+            let postmortem = match (&i.postmortem_published_body, i.postmortem_published_at) {
+                (Some(body), Some(at)) => {
+                    let at = at.with_timezone(&data.ctx.tz);
+                    let zone = if super::time::is_utc(data.ctx.tz) { "UTC".to_owned() } else { at.format("%Z").to_string() };
+                    format!(
+                        "<p><small>{} <var data-var='date'>{}</var>, <var data-var='time'>{}</var> {zone}</small><br><strong>Postmortem</strong> - {}</p>",
+                        at.format("%b"),
+                        at.format("%-d"),
+                        at.format("%H:%M"),
+                        data.markdown.text(body).replace('\n', " ")
+                    )
+                }
+                _ => String::new(),
+            };
+            let content_html = postmortem + &content_html;
+            // The latest of the entry's times: never before it was published.
+            let updated = i
+                .updates
+                .iter()
+                .map(|u| u.display_at)
+                .chain([i.created_at, i.updated_at])
+                .chain(i.postmortem_published_at)
+                .max()
+                .unwrap_or(i.updated_at);
             FeedEntry {
                 id: i.id.to_string(),
                 title: i.name.clone(),

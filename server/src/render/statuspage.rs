@@ -377,7 +377,9 @@ pub fn incident_doc(
             auto_transition_deliver_notifications_at_end: false,
             metadata: i.metadata.clone(),
             backfilled: i.backfilled,
-            postmortem_body: i.postmortem_body.clone(),
+            // Readers (and the manage API's incident) see the published text; the draft
+            // is at `.../postmortem`.
+            postmortem_body: i.postmortem_published_body.clone(),
             postmortem_body_last_updated_at: ctx.ts_opt(i.postmortem_body_last_updated_at),
             postmortem_ignored: i.postmortem_ignored,
             postmortem_notified_subscribers: i.postmortem_notified_subscribers,

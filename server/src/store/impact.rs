@@ -195,11 +195,11 @@ fn by_hand(history: &[changes::Model]) -> Vec<Period> {
     let mut open: HashMap<&ComponentId, Period> = HashMap::new();
     let mut out = Vec::new();
     for ch in history {
-        if let Some(mut p) = open.remove(&ch.component_id) {
-            if ch.at > p.start {
-                p.end = Some(ch.at);
-                out.push(p);
-            }
+        if let Some(mut p) = open.remove(&ch.component_id)
+            && ch.at > p.start
+        {
+            p.end = Some(ch.at);
+            out.push(p);
         }
         if ch.incident_id.is_none() && ch.new_status != ComponentStatus::Operational {
             open.insert(

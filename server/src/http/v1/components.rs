@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, http::Method, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -347,7 +347,7 @@ pub async fn history(state: web::Data<AppState>, path: One) -> Result<HttpRespon
     let now = state.clock.now();
     let periods = impact::overlapping(
         state.store.db(),
-        DateTime::<Utc>::MIN_UTC,
+        crate::domain::text::earliest(),
         now + chrono::Duration::days(1),
         Some(std::slice::from_ref(id)),
     )
@@ -459,7 +459,7 @@ async fn measure(
     // Everything a component ever had, bounded: the first day it was observed.
     let periods = impact::overlapping(
         state.store.db(),
-        DateTime::<Utc>::MIN_UTC,
+        crate::domain::text::earliest(),
         now + chrono::Duration::days(1),
         Some(&ids),
     )

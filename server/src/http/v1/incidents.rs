@@ -122,6 +122,15 @@ pub fn routes(t: &mut RouteTable) {
     }
     let pm = "/v1/pages/{page_id}/incidents/{incident_id}/postmortem";
     t.add(
+        M::GET,
+        pm,
+        Viewer,
+        "postmortems",
+        "Get the postmortem: the published text and the draft",
+        get_postmortem,
+    )
+    .returns::<PostmortemDoc>();
+    t.add(
         M::PUT,
         pm,
         Responder,
@@ -480,22 +489,34 @@ async fn postmortem(
     )
     .await?;
     shown.wait(state).await;
-    let i = out.incident;
     let view = View::load(state).await?;
+    Ok(ok(&postmortem_doc(&out.incident, &view)))
+}
+
+/// An incident's postmortem: the published text and the draft.
+pub async fn get_postmortem(
+    state: web::Data<AppState>,
+    path: One,
+) -> Result<HttpResponse, ApiError> {
+    let id = incident_id(path);
+    let i = crate::store::incidents::get(state.store.db(), &id).await?;
+    let view = View::load(&state).await?;
+    Ok(ok(&postmortem_doc(&i, &view)))
+}
+
+fn postmortem_doc(i: &crate::domain::Incident, view: &View) -> PostmortemDoc {
     let ts = |t| view.ctx.ts_opt(t);
-    Ok(ok(&PostmortemDoc {
+    PostmortemDoc {
         preview_key: None,
-        body: i.postmortem_published_at.and(i.postmortem_body.clone()),
-        body_updated_at: i
-            .postmortem_published_at
-            .and(ts(i.postmortem_body_last_updated_at)),
+        body: i.postmortem_published_body.clone(),
+        body_updated_at: ts(i.postmortem_published_at),
         body_draft: i.postmortem_body.clone(),
         body_draft_updated_at: ts(i.postmortem_body_last_updated_at),
         published_at: ts(i.postmortem_published_at),
         notify_subscribers: i.postmortem_notified_subscribers,
         notify_twitter: false,
         custom_tweet: None,
-    }))
+    }
 }
 
 pub async fn draft(

@@ -21,6 +21,9 @@ pub struct Model {
     pub postmortem_body: Option<String>,
     pub postmortem_body_last_updated_at: Option<DateTimeUtc>,
     pub postmortem_published_at: Option<DateTimeUtc>,
+    /// The text readers see; the draft (`postmortem_body`) stays private until published.
+    #[serde(default)]
+    pub postmortem_published_body: Option<String>,
     pub postmortem_ignored: bool,
     pub postmortem_notified_subscribers: bool,
     pub scheduled_for: Option<DateTimeUtc>,

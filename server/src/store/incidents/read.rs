@@ -192,9 +192,14 @@ pub(super) fn from_row(
         monitoring_at: m.monitoring_at,
         resolved_at: m.resolved_at,
         next_update_due_at: m.next_update_due_at,
-        postmortem_body: m.postmortem_body,
+        postmortem_body: m.postmortem_body.clone(),
         postmortem_body_last_updated_at: m.postmortem_body_last_updated_at,
         postmortem_published_at: m.postmortem_published_at,
+        // Written before drafts and published texts were kept apart: what was published
+        // was the draft.
+        postmortem_published_body: m
+            .postmortem_published_body
+            .or_else(|| m.postmortem_published_at.and(m.postmortem_body.clone())),
         postmortem_ignored: m.postmortem_ignored,
         postmortem_notified_subscribers: m.postmortem_notified_subscribers,
         scheduled_for: m.scheduled_for,

@@ -132,6 +132,7 @@ fn incident_row(i: &Incident) -> incidents::ActiveModel {
         postmortem_body: Set(i.postmortem_body.clone()),
         postmortem_body_last_updated_at: Set(i.postmortem_body_last_updated_at),
         postmortem_published_at: Set(i.postmortem_published_at),
+        postmortem_published_body: Set(i.postmortem_published_body.clone()),
         postmortem_ignored: Set(i.postmortem_ignored),
         postmortem_notified_subscribers: Set(i.postmortem_notified_subscribers),
         scheduled_for: Set(i.scheduled_for),
@@ -168,6 +169,9 @@ fn update_row(u: &IncidentUpdate) -> Result<updates::ActiveModel> {
 
 /// Writes what changed between `before` and the outcome, then its events and audit.
 async fn commit(w: &mut Write, before: Option<&Incident>, out: &Outcome) -> Result<()> {
+    if out.unchanged {
+        return Ok(());
+    }
     let after = &out.incident;
     let db = w.conn();
     if out.deleted {
