@@ -10,6 +10,9 @@ use reqwest::{Method, StatusCode, header::HeaderMap};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
+#[path = "smtp.rs"]
+pub mod smtp;
+
 pub struct TestApp {
     pub base: String,
     pub page_id: String,
@@ -175,6 +178,7 @@ impl TestApp {
             bind: addr.to_string(),
             workers: Some(1),
             poll_interval_ms: 100,
+            mail_dir: dir.path().join("mail"),
             ..Settings::default()
         };
         adjust(&mut settings);
@@ -392,4 +396,47 @@ pub fn statuspage_example(name: &str) -> Value {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl TestApp {
+    /// Starts a server that sends mail to `sink`.
+    pub async fn spawn_mailing(sink: &smtp::Sink) -> TestApp {
+        let url = sink.url();
+        Self::spawn_with(move |s| s.smtp_url = Some(url)).await
+    }
+
+    /// Like [`TestApp::spawn_mailing`], on a manual clock standing at `start`.
+    pub async fn spawn_mailing_at(sink: &smtp::Sink, start: chrono::DateTime<Utc>) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let database_url = fresh_database(dir.path()).await;
+        let url = sink.url();
+        Self::start(dir, database_url, Clock::manual(start), move |s| {
+            s.smtp_url = Some(url);
+        })
+        .await
+    }
+
+    /// The ledger as the admin API serves it, with `query` (`incident_id=...`).
+    pub async fn deliveries(&self, query: &str) -> Vec<Value> {
+        match self
+            .get(&self.page_path(&format!("/deliveries?limit=500&{query}")))
+            .await
+            .expect(200)
+            .json()
+        {
+            Value::Array(a) => a,
+            other => panic!("deliveries: {other}"),
+        }
+    }
+
+    /// Creates an active email subscriber following `components` (none: everything).
+    pub async fn subscribe(&self, email: &str, components: &[&str]) -> Value {
+        self.post(
+            &self.page_path("/subscribers"),
+            json!({"subscriber": {"email": email, "component_ids": components, "skip_confirmation_notification": true}}),
+        )
+        .await
+        .expect(201)
+        .json()
+    }
 }

@@ -9,6 +9,7 @@ mod m20261201_000002_add_audit_client_addr;
 mod m20261201_000003_add_read_indexes;
 mod m20261201_000004_add_update_ordinal;
 mod m20261202_000001_add_impact_periods;
+mod m20261202_000002_add_notifications;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_add_read_indexes::Migration),
             Box::new(m20261201_000004_add_update_ordinal::Migration),
             Box::new(m20261202_000001_add_impact_periods::Migration),
+            Box::new(m20261202_000002_add_notifications::Migration),
         ]
     }
 }

@@ -10,8 +10,8 @@ use std::{
 };
 
 use crate::{
-    clock::Clock, config::Settings, render::statuspage::base_path, snapshot::Snapshots,
-    store::Store,
+    clock::Clock, config::Settings, metrics::Metrics, notify::Notifier,
+    render::statuspage::base_path, snapshot::Snapshots, store::Store,
 };
 
 pub struct AppState {
@@ -22,8 +22,15 @@ pub struct AppState {
     /// The path every route lives under (`/status`), from the page's public URL; empty
     /// at the root.
     pub base: String,
+    pub metrics: Arc<Metrics>,
+    pub notifier: Arc<Notifier>,
+    /// The public subscription form's pace, per client and per address.
+    pub subscribe_limits: crate::public::subscribe::Limits,
     draining: AtomicBool,
 }
+
+/// The delivery workers count as stuck after this long without going round their loop.
+pub const STUCK_AFTER_SECS: i64 = 300;
 
 /// How long an admin write waits for the public side to show it before answering.
 const SHOWN_WITHIN: Duration = Duration::from_secs(5);
@@ -38,23 +45,45 @@ impl AppState {
         let base = base_path(&page.url);
         let snapshots = Arc::new(Snapshots::new(&settings, &page.url)?);
         snapshots.rebuild(&store, clock.now()).await;
+        let metrics = Arc::new(Metrics::new());
+        let notifier = Arc::new(
+            Notifier::new(
+                &settings,
+                store.clone(),
+                clock.clone(),
+                snapshots.renderer(),
+                snapshots.markdown(),
+                metrics.clone(),
+            )
+            .await?,
+        );
         Ok(AppState {
             store,
             snapshots,
             clock,
             settings: Arc::new(settings),
             base,
+            metrics,
+            notifier,
+            subscribe_limits: crate::public::subscribe::Limits::new(),
             draining: AtomicBool::new(false),
         })
     }
 
-    /// Starts the tasks that follow the event log: the public snapshot.
-    pub fn follow(&self) {
+    /// Starts the tasks that follow the event log: the public snapshot and the delivery
+    /// workers.
+    pub async fn follow(&self) {
         self.snapshots.follow(
             self.store.clone(),
             self.clock.clone(),
             Duration::from_millis(self.settings.poll_interval_ms.max(50)),
         );
+        self.notifier.start().await;
+    }
+
+    /// Whether the delivery workers stopped going round their loop.
+    pub fn delivery_stuck(&self) -> bool {
+        self.notifier.stalled_for() > STUCK_AFTER_SECS
     }
 
     /// Waits until the public side shows the change whose last event is `seq`, so the

@@ -152,6 +152,7 @@ impl clap::ValueEnum for Role {
 /// The binary's entry point.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    crate::telemetry::crypto();
     // Rendering and compression run on the blocking pool: a few threads are enough,
     // and each thread the allocator serves holds memory of its own.
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -59,6 +59,32 @@ pub struct Settings {
     /// Seconds of `Strict-Transport-Security` to send (`HERALD_HSTS_MAX_AGE`; 0, the
     /// default, sends none). Set it when the page is served over https only.
     pub hsts_max_age: u64,
+    /// Where mail goes (`HERALD_SMTP_URL`): lettre's connection URL, such as
+    /// `smtp://127.0.0.1:2525`, `smtps://user:pass@host` or `smtp://host?tls=required`.
+    /// Unset, mail is written as `.eml` files to `mail_dir`.
+    pub smtp_url: Option<String>,
+    /// The sender (`HERALD_MAIL_FROM`), such as `Acme Status <status@acme.com>`; by
+    /// default the page's name at `status@` the public URL's host.
+    pub mail_from: Option<String>,
+    /// The folder mail is written to when no SMTP server is set (`HERALD_MAIL_DIR`).
+    pub mail_dir: PathBuf,
+    /// Messages per second at most, to one SMTP server (`HERALD_SMTP_RATE`).
+    pub smtp_rate: u32,
+    /// Connections at most to the SMTP server (`HERALD_SMTP_CONNECTIONS`).
+    pub smtp_connections: u32,
+    /// Accept any certificate and host name from the SMTP server
+    /// (`HERALD_SMTP_TLS_INSECURE`; never in production).
+    pub smtp_tls_insecure: bool,
+    /// A PEM file with the RSA or Ed25519 key that signs mail with DKIM
+    /// (`HERALD_DKIM_KEY`), with `HERALD_DKIM_SELECTOR` and `HERALD_DKIM_DOMAIN`.
+    pub dkim_key: Option<PathBuf>,
+    pub dkim_selector: Option<String>,
+    pub dkim_domain: Option<String>,
+    /// Deliveries sent at once (`HERALD_DELIVERY_CONCURRENCY`).
+    pub delivery_concurrency: usize,
+    /// Seconds a worker holds a delivery it is sending before others may take it over
+    /// (`HERALD_DELIVERY_LEASE_SECS`).
+    pub delivery_lease_secs: u64,
 }
 
 impl Default for Settings {
@@ -79,6 +105,17 @@ impl Default for Settings {
             sqlite_synchronous: "full".into(),
             image_hosts: String::new(),
             hsts_max_age: 0,
+            smtp_url: None,
+            mail_from: None,
+            mail_dir: PathBuf::from("mail"),
+            smtp_rate: 50,
+            smtp_connections: 4,
+            smtp_tls_insecure: false,
+            dkim_key: None,
+            dkim_selector: None,
+            dkim_domain: None,
+            delivery_concurrency: 16,
+            delivery_lease_secs: 60,
         }
     }
 }
@@ -114,6 +151,17 @@ impl fmt::Debug for Settings {
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("image_hosts", &self.image_hosts)
             .field("hsts_max_age", &self.hsts_max_age)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact))
+            .field("mail_from", &self.mail_from)
+            .field("mail_dir", &self.mail_dir)
+            .field("smtp_rate", &self.smtp_rate)
+            .field("smtp_connections", &self.smtp_connections)
+            .field("smtp_tls_insecure", &self.smtp_tls_insecure)
+            .field("dkim_key", &self.dkim_key)
+            .field("dkim_selector", &self.dkim_selector)
+            .field("dkim_domain", &self.dkim_domain)
+            .field("delivery_concurrency", &self.delivery_concurrency)
+            .field("delivery_lease_secs", &self.delivery_lease_secs)
             .finish()
     }
 }
@@ -190,6 +238,40 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("log '{}' is not a log filter: {e}", self.log))?;
         self.proxies()?;
         self.image_origins()?;
+        if let Some(u) = &self.smtp_url {
+            let ok = url::Url::parse(u)
+                .ok()
+                .is_some_and(|p| matches!(p.scheme(), "smtp" | "smtps") && p.host().is_some());
+            if !ok {
+                anyhow::bail!(
+                    "smtp_url {} is not an smtp:// or smtps:// URL with a host",
+                    redact(u)
+                );
+            }
+        }
+        if let Some(f) = &self.mail_from {
+            f.parse::<lettre::message::Mailbox>().map_err(|e| {
+                anyhow::anyhow!(
+                    "mail_from '{f}' is not an address like 'Acme Status <status@acme.com>': {e}"
+                )
+            })?;
+        }
+        if self.smtp_rate == 0 || self.smtp_connections == 0 || self.delivery_concurrency == 0 {
+            anyhow::bail!(
+                "smtp_rate, smtp_connections and delivery_concurrency must be at least 1"
+            );
+        }
+        if self.delivery_lease_secs < 5 {
+            anyhow::bail!("delivery_lease_secs must be at least 5");
+        }
+        let dkim = [
+            self.dkim_key.is_some(),
+            self.dkim_selector.is_some(),
+            self.dkim_domain.is_some(),
+        ];
+        if dkim.iter().any(|x| *x) && !dkim.iter().all(|x| *x) {
+            anyhow::bail!("DKIM needs all of dkim_key, dkim_selector and dkim_domain");
+        }
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //!
 //! `domain` decides (pure), `store` persists, `render` turns records into documents,
 //! `snapshot` keeps the public side rendered in memory, `public` serves it, `http` is
-//! the admin API; `app` holds the state they share and `server` starts them.
+//! the admin API, `notify` delivers notifications; `app` holds the state they share and `server` starts them.
 
 pub mod app;
 pub mod cli;
@@ -10,6 +10,8 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod metrics;
+pub mod notify;
 pub mod public;
 pub mod render;
 pub mod server;

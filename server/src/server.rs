@@ -32,6 +32,7 @@ pub async fn launch(
     listener: TcpListener,
     clock: Clock,
 ) -> anyhow::Result<Running> {
+    crate::telemetry::crypto();
     let addr = listener.local_addr()?;
     let (db, target) = database::connect_with(
         &settings.database_url,
@@ -93,7 +94,7 @@ pub async fn launch(
         proxies,
         base: state.base.clone(),
     });
-    state.follow();
+    state.follow().await;
     let api = web::Data::new(http::Api::new());
     let data = state.clone();
     let server = HttpServer::new(move || {

@@ -25,3 +25,12 @@ pub fn init(format: &str, log: &str) {
         builder.try_init()
     };
 }
+
+/// Chooses rustls's cryptography (ring) for the whole process, once: TLS to PostgreSQL
+/// and to the SMTP server use it, whatever other crates in the build also offer.
+pub fn crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

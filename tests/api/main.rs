@@ -4,6 +4,7 @@ mod browser;
 mod components;
 mod hardening;
 mod incidents;
+mod notify;
 mod ops;
 mod protocol;
 mod public;

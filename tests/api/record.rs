@@ -587,7 +587,7 @@ async fn periods_are_derived_again_at_start_from_older_databases() {
     }
     app.stop().await;
     let again = TestApp::spawn_on(&app.database_url, &app.admin).await;
-    let today = Utc::now().date_naive().to_string();
+    let today = (Utc::now() - Duration::hours(3)).date_naive().to_string();
     let h = history(&again, &api).await;
     assert_eq!(h.len(), 2, "{h:?}");
     assert_eq!(h[0].2, "major_outage");

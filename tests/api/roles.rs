@@ -90,6 +90,39 @@ async fn fixtures(app: &TestApp, tag: &str) -> HashMap<String, String> {
         )
         .await;
     let update = id(&incident["incident_updates"][0]);
+    let subscriber = app
+        .post(
+            &app.page_path(&format!("/incidents/{}/subscribers", id(&incident))),
+            json!({"subscriber": {"email": format!("roles-{}@example.com", tag.replace(' ', "-"))}}),
+        )
+        .await
+        .expect(201)
+        .json();
+    // The subscriber's confirmation mail is a delivery in the ledger.
+    let mut delivery = String::new();
+    for _ in 0..200 {
+        if let Some(d) = app
+            .deliveries(&format!(
+                "recipient={}",
+                subscriber["email"].as_str().unwrap_or_default()
+            ))
+            .await
+            .first()
+        {
+            delivery = d["id"].to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!delivery.is_empty(), "no delivery for {subscriber}");
+    let tenant = app
+        .post(
+            &app.page_path("/tenants"),
+            json!({"tenant": {"name": format!("Roles tenant {tag}"), "emails": ["t@example.com"]}}),
+        )
+        .await
+        .expect(201)
+        .json();
     let token = app
         .post(
             &app.page_path("/api-tokens"),
@@ -105,6 +138,9 @@ async fn fixtures(app: &TestApp, tag: &str) -> HashMap<String, String> {
         ("incident_id".to_owned(), id(&incident)),
         ("incident_update_id".to_owned(), update),
         ("token_id".to_owned(), id(&token)),
+        ("subscriber_id".to_owned(), id(&subscriber)),
+        ("tenant_id".to_owned(), id(&tenant)),
+        ("delivery_id".to_owned(), delivery),
     ])
 }
 
@@ -266,6 +302,9 @@ async fn public_routes_need_no_token_and_admin_routes_refuse_none() {
         ("incident_id".to_owned(), id.to_owned()),
         ("incident_update_id".to_owned(), "nonexistent3".to_owned()),
         ("token_id".to_owned(), "nonexistent4".to_owned()),
+        ("subscriber_id".to_owned(), "nonexistent5".to_owned()),
+        ("tenant_id".to_owned(), "nonexistent6".to_owned()),
+        ("delivery_id".to_owned(), "999999".to_owned()),
     ]);
     for op in &ops {
         assert!(

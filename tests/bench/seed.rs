@@ -80,6 +80,7 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
         created_at: Set(t0),
         updated_at: Set(now),
         derived_version: Set(0),
+        link_secret: Set(None),
     })
     .exec(&txn)
     .await?;

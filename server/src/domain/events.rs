@@ -8,7 +8,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ComponentId, ComponentStatus, IncidentId, IncidentStatus, PageId, UpdateId};
+use super::{
+    ComponentId, ComponentStatus, IncidentId, IncidentStatus, PageId, SubscriberId, TenantId,
+    UpdateId,
+};
+
+fn yes() -> bool {
+    true
+}
 
 /// A status move that posted an update.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +24,9 @@ pub struct StatusMove {
     pub update_id: UpdateId,
     pub old_status: IncidentStatus,
     pub status: IncidentStatus,
+    /// Whether subscribers are told (the update's `deliver_notifications`).
+    #[serde(default = "yes")]
+    pub notify: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +37,9 @@ pub enum Event {
         incident_id: IncidentId,
         status: IncidentStatus,
         update_id: UpdateId,
+        /// Whether subscribers are told (`deliver_notifications`).
+        #[serde(default = "yes")]
+        notify: bool,
     },
     /// An update within the open (or maintenance) statuses.
     #[serde(rename = "incident.updated")]
@@ -83,13 +96,49 @@ pub enum Event {
         old_status: ComponentStatus,
         new_status: ComponentStatus,
         incident_id: Option<IncidentId>,
+        /// Whether followers are told (an incident's change follows its update).
+        #[serde(default = "yes")]
+        notify: bool,
     },
     #[serde(rename = "page.updated")]
     PageUpdated { page_id: PageId },
+    #[serde(rename = "subscriber.created")]
+    SubscriberCreated { subscriber_id: SubscriberId },
+    /// A confirmation link is to be sent (on creation, or asked again).
+    #[serde(rename = "subscriber.confirmation_requested")]
+    ConfirmationRequested { subscriber_id: SubscriberId },
+    #[serde(rename = "subscriber.confirmed")]
+    SubscriberConfirmed { subscriber_id: SubscriberId },
+    #[serde(rename = "subscriber.updated")]
+    SubscriberUpdated { subscriber_id: SubscriberId },
+    #[serde(rename = "subscriber.unsubscribed")]
+    SubscriberUnsubscribed { subscriber_id: SubscriberId },
+    #[serde(rename = "subscriber.reactivated")]
+    SubscriberReactivated { subscriber_id: SubscriberId },
+    #[serde(rename = "subscriber.quarantined")]
+    SubscriberQuarantined { subscriber_id: SubscriberId },
+    #[serde(rename = "tenant.created")]
+    TenantCreated { tenant_id: TenantId },
+    #[serde(rename = "tenant.updated")]
+    TenantUpdated { tenant_id: TenantId },
+    #[serde(rename = "tenant.deleted")]
+    TenantDeleted { tenant_id: TenantId },
 }
 
 /// The kinds of events readers of the public page cannot see.
-pub const PRIVATE_KINDS: &[&str] = &["postmortem.drafted"];
+pub const PRIVATE_KINDS: &[&str] = &[
+    "postmortem.drafted",
+    "subscriber.created",
+    "subscriber.confirmation_requested",
+    "subscriber.confirmed",
+    "subscriber.updated",
+    "subscriber.unsubscribed",
+    "subscriber.reactivated",
+    "subscriber.quarantined",
+    "tenant.created",
+    "tenant.updated",
+    "tenant.deleted",
+];
 
 /// What an event is about, as stored beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +171,16 @@ impl Event {
             }
             ComponentStatusChanged { component_id, .. } => ("component", component_id.as_str()),
             PageUpdated { page_id } => ("page", page_id.as_str()),
+            SubscriberCreated { subscriber_id }
+            | ConfirmationRequested { subscriber_id }
+            | SubscriberConfirmed { subscriber_id }
+            | SubscriberUpdated { subscriber_id }
+            | SubscriberUnsubscribed { subscriber_id }
+            | SubscriberReactivated { subscriber_id }
+            | SubscriberQuarantined { subscriber_id } => ("subscriber", subscriber_id.as_str()),
+            TenantCreated { tenant_id }
+            | TenantUpdated { tenant_id }
+            | TenantDeleted { tenant_id } => ("tenant", tenant_id.as_str()),
         };
         Subject { kind, id }
     }
@@ -130,6 +189,20 @@ impl Event {
     /// responders' own work until it is published.
     pub fn is_public(&self) -> bool {
         !PRIVATE_KINDS.contains(&self.to_parts().0.as_str())
+    }
+
+    /// Whether anyone is to be told: written to the outbox with the event.
+    pub fn notifies(&self) -> bool {
+        use Event::*;
+        match self {
+            IncidentCreated { notify, .. } | ComponentStatusChanged { notify, .. } => *notify,
+            IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => m.notify,
+            PostmortemPublished {
+                notify_subscribers, ..
+            } => *notify_subscribers,
+            ConfirmationRequested { .. } => true,
+            _ => false,
+        }
     }
 
     /// The incident the event concerns, if any.
@@ -184,12 +257,13 @@ mod tests {
             update_id: "upd1".into(),
             old_status: IncidentStatus::Identified,
             status: IncidentStatus::Resolved,
+            notify: true,
         });
         let (kind, payload) = e.to_parts();
         assert_eq!(kind, "incident.resolved");
         assert_eq!(
             payload,
-            json!({"incident_id": "inc1", "update_id": "upd1", "old_status": "identified", "status": "resolved"})
+            json!({"incident_id": "inc1", "update_id": "upd1", "old_status": "identified", "status": "resolved", "notify": true})
         );
         assert_eq!(Event::from_parts(&kind, payload), Some(e.clone()));
         assert_eq!(
@@ -204,12 +278,13 @@ mod tests {
             old_status: ComponentStatus::Operational,
             new_status: ComponentStatus::MajorOutage,
             incident_id: None,
+            notify: true,
         };
         assert_eq!(
             c.to_parts(),
             (
                 "component.status_changed".to_owned(),
-                json!({"component_id": "c1", "old_status": "operational", "new_status": "major_outage", "incident_id": null})
+                json!({"component_id": "c1", "old_status": "operational", "new_status": "major_outage", "incident_id": null, "notify": true})
             )
         );
         assert_eq!(Event::from_parts("something.new", json!({})), None);

@@ -91,3 +91,11 @@ id_type!(
     /// An API token.
     TokenId
 );
+id_type!(
+    /// A subscriber: a person (email) or an endpoint (webhook, chat).
+    SubscriberId
+);
+id_type!(
+    /// A tenant: a customer organisation with contacts and the components it runs on.
+    TenantId
+);

@@ -428,12 +428,14 @@ impl Incident {
             ordinal: 0,
         });
         incident.refresh_impact();
+        let notify = c.deliver_notifications.unwrap_or(true);
         let mut events = vec![Event::IncidentCreated {
             incident_id: incident.id.clone(),
             status,
             update_id: fresh.update_id,
+            notify,
         }];
-        events.extend(effects.events(&incident.id));
+        events.extend(effects.events(&incident.id, notify));
         Ok(Outcome {
             audit: Audit {
                 action: "incident.create",
@@ -617,6 +619,7 @@ impl Incident {
                 update_id,
                 old_status: self.status,
                 status: next.status,
+                notify: c.deliver_notifications.unwrap_or(true),
             };
             events.push(match effect {
                 MoveEffect::Closed { .. } => Event::IncidentResolved(m),
@@ -639,7 +642,7 @@ impl Incident {
                 incident_id: self.id.clone(),
             });
         }
-        events.extend(effects.events(&self.id));
+        events.extend(effects.events(&self.id, c.deliver_notifications.unwrap_or(true)));
         next.refresh_impact();
         let audit = Audit {
             action: "incident.update",
@@ -829,7 +832,7 @@ impl Incident {
             incident_id: self.id.clone(),
             name: self.name.clone(),
         }];
-        events.extend(effects.events(&self.id));
+        events.extend(effects.events(&self.id, true));
         let audit = Audit {
             action: "incident.delete",
             subject_type: "incident",
@@ -928,13 +931,20 @@ impl Effects {
         (!self.affected.is_empty()).then(|| self.affected.clone())
     }
 
-    fn events<'a>(&'a self, incident_id: &'a IncidentId) -> impl Iterator<Item = Event> + 'a {
-        self.changes.iter().map(|c| Event::ComponentStatusChanged {
-            component_id: c.component_id.clone(),
-            old_status: c.from,
-            new_status: c.to,
-            incident_id: Some(incident_id.clone()),
-        })
+    fn events<'a>(
+        &'a self,
+        incident_id: &'a IncidentId,
+        notify: bool,
+    ) -> impl Iterator<Item = Event> + 'a {
+        self.changes
+            .iter()
+            .map(move |c| Event::ComponentStatusChanged {
+                component_id: c.component_id.clone(),
+                old_status: c.from,
+                new_status: c.to,
+                incident_id: Some(incident_id.clone()),
+                notify,
+            })
     }
 }
 

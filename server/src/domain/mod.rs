@@ -9,6 +9,7 @@ mod ids;
 pub mod impact;
 pub mod incident;
 mod lifecycle;
+pub mod notify;
 mod rollup;
 mod status;
 pub mod text;
@@ -16,12 +17,15 @@ pub mod uptime;
 
 pub use component::{Component, StatusChange};
 pub use events::Event;
-pub use ids::{ComponentId, IncidentId, PageId, TokenId, UpdateId};
+pub use ids::{ComponentId, IncidentId, PageId, SubscriberId, TenantId, TokenId, UpdateId};
 pub use impact::Period;
 pub use incident::{AffectedComponent, Incident, Update};
 pub use lifecycle::{Kind, LifecycleError, check_window};
 pub use rollup::{PageStatus, derive_impact, page_status};
-pub use status::{ComponentStatus, Impact, IncidentStatus, Role, UnknownValue};
+pub use status::{
+    Channel, ComponentStatus, DeliveryState, Impact, IncidentStatus, RecipientKind, Role,
+    SubscriberState, UnknownValue,
+};
 
 /// Why a command was refused: a field that is wrong, a move the lifecycle does not
 /// allow, or something that does not exist.

@@ -93,6 +93,53 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// How a subscriber is reached, and a delivery's channel.
+    Channel {
+        Email => "email",
+        Webhook => "webhook",
+        Slack => "slack",
+        Discord => "discord",
+        Teams => "teams",
+    }
+);
+
+string_enum!(
+    /// Where a subscriber stands: waiting for the confirmation link, told, set aside after
+    /// repeated failures, or gone.
+    SubscriberState {
+        Unconfirmed => "unconfirmed",
+        Active => "active",
+        Quarantined => "quarantined",
+        Unsubscribed => "unsubscribed",
+    }
+);
+
+string_enum!(
+    /// A delivery in the ledger: due (`pending`, `retrying`), claimed by a worker
+    /// (`sending`), done (`delivered`), given up (`failed` on a permanent refusal, `dead`
+    /// after the retry budget), or called off (`cancelled`).
+    DeliveryState {
+        Pending => "pending",
+        Sending => "sending",
+        Retrying => "retrying",
+        Delivered => "delivered",
+        Failed => "failed",
+        Dead => "dead",
+        Cancelled => "cancelled",
+    }
+);
+
+string_enum!(
+    /// Why a recipient gets a delivery.
+    RecipientKind {
+        Subscriber => "subscriber",
+        IncidentSubscriber => "incident_subscriber",
+        Tenant => "tenant",
+        Confirmation => "confirmation",
+    }
+);
+
 impl ComponentStatus {
     /// The impact a component in this status gives an incident.
     pub fn impact(self) -> Impact {

@@ -90,6 +90,21 @@ pub fn client_addr(
     nearest_untrusted(&chain, proxies)
 }
 
+/// The client address of a request, through the trusted proxies.
+pub fn client_of(req: &actix_web::HttpRequest) -> Option<IpAddr> {
+    let config = req
+        .app_data::<web::Data<Config>>()
+        .map(|c| c.get_ref().clone())
+        .unwrap_or_default();
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    client_addr(
+        req.peer_addr().map(|a| a.ip()),
+        header("x-forwarded-for"),
+        header("forwarded"),
+        &config.proxies,
+    )
+}
+
 fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)
@@ -120,9 +135,29 @@ pub async fn log(
         .path()
         .strip_prefix(config.base.as_str())
         .is_some_and(|p| p.starts_with("/v1"));
-    // Public traffic, unlogged: nothing to do (the hot path stays as fast as it was).
+    let metrics = req
+        .app_data::<web::Data<crate::app::AppState>>()
+        .map(|s| s.metrics.clone());
+    let count = move |method: &str, status: u16, started: Instant| {
+        if let Some(m) = &metrics {
+            m.http_requests
+                .with_label_values(&[method, &status.to_string()])
+                .inc();
+            m.http_duration
+                .with_label_values(&[method])
+                .observe(started.elapsed().as_secs_f64());
+        }
+    };
+    // Public traffic, unlogged: counted, nothing more (the hot path stays fast).
     if !admin && !tracing::enabled!(target: "herald::access", tracing::Level::DEBUG) {
-        return next.call(req).await;
+        let method = req.method().clone();
+        let res = next.call(req).await;
+        let status = match &res {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        count(method.as_str(), status, started);
+        return res;
     }
     let header = |name: &str| {
         req.headers()
@@ -153,6 +188,7 @@ pub async fn log(
         Err(e) => (e.as_response_error().status_code().as_u16(), None),
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    count(&method, status, started);
     let client = client.map(|c| c.to_string()).unwrap_or_default();
     if admin {
         tracing::info!(target: "herald::access", %method, %path, status, latency_ms, %client, request_id = %id, token = token.as_deref().unwrap_or(""), "{method} {path} {status}");

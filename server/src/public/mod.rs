@@ -5,6 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::{app::AppState, snapshot};
 
+pub mod subscribe;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
@@ -21,9 +23,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(readyz_admin))
             .route(web::head().to(readyz_admin)),
     )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics))
+            .route(web::head().to(metrics)),
+    )
+    .configure(subscribe::configure)
     .route("/incidents/{id}", web::route().to(incident_page))
     .route("/history", web::route().to(history_page))
     .default_service(web::route().to(serve));
+}
+
+/// The Prometheus exposition (see `crate::metrics`).
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.refresh(&state.store, state.clock.now()).await;
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.encode())
 }
 
 /// Liveness: the process answers.
@@ -50,9 +67,11 @@ fn probe(ready: bool, body: serde_json::Value) -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let snap = state.snapshots.current();
     let database = state.database_reachable().await;
+    let stuck = state.delivery_stuck();
     let status = match (&snap, state.is_draining()) {
         (_, true) => "draining",
         (None, _) => "starting",
+        (Some(_), false) if stuck => "delivery workers stuck",
         (Some(_), false) => "ready",
     };
     let failure = state.snapshots.failure();
@@ -71,6 +90,10 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "attempts": f.attempts,
             })),
             "problems": snap.as_ref().map(|s| s.problems.clone()).unwrap_or_default(),
+            "delivery": {
+                "stuck": stuck,
+                "last_pass_seconds_ago": state.notifier.stalled_for(),
+            },
         }),
     )
 }
@@ -82,6 +105,7 @@ async fn readyz_admin(state: web::Data<AppState>) -> HttpResponse {
     let status = match (draining, database) {
         (true, _) => "draining",
         (false, false) => "database unreachable",
+        (false, true) if state.delivery_stuck() => "delivery workers stuck",
         (false, true) => "ready",
     };
     probe(

@@ -68,10 +68,52 @@ const BUILT_IN: &[(&str, &str)] = &[
         "feeds/rss",
         include_str!("../../../templates/feeds/history.rss.hbs"),
     ),
+    (
+        "layouts/email",
+        include_str!("../../../templates/layouts/email.hbs"),
+    ),
+    (
+        "email/incident.html",
+        include_str!("../../../templates/email/incident.html.hbs"),
+    ),
+    (
+        "email/incident.txt",
+        include_str!("../../../templates/email/incident.txt.hbs"),
+    ),
+    (
+        "email/component.html",
+        include_str!("../../../templates/email/component.html.hbs"),
+    ),
+    (
+        "email/component.txt",
+        include_str!("../../../templates/email/component.txt.hbs"),
+    ),
+    (
+        "email/confirm.html",
+        include_str!("../../../templates/email/confirm.html.hbs"),
+    ),
+    (
+        "email/confirm.txt",
+        include_str!("../../../templates/email/confirm.txt.hbs"),
+    ),
+    (
+        "pages/subscribe",
+        include_str!("../../../templates/pages/subscribe.hbs"),
+    ),
+    (
+        "pages/manage",
+        include_str!("../../../templates/pages/manage.hbs"),
+    ),
+    (
+        "pages/message",
+        include_str!("../../../templates/pages/message.hbs"),
+    ),
 ];
 
 pub struct Renderer {
     hb: Handlebars<'static>,
+    /// Plain-text mail: nothing is escaped.
+    text: Handlebars<'static>,
     /// Feeds are XML: only `& < > "` are escaped, so the HTML inside an entry reads as
     /// Statuspage's does.
     xml: Handlebars<'static>,
@@ -84,6 +126,9 @@ impl Renderer {
         let mut xml = Handlebars::new();
         xml.set_strict_mode(true);
         xml.register_escape_fn(escape_xml);
+        let mut text = Handlebars::new();
+        text.set_strict_mode(true);
+        text.register_escape_fn(handlebars::no_escape);
         for (name, source) in BUILT_IN {
             let source = match override_dir.map(|d| d.join(format!("{name}.hbs"))) {
                 Some(p) if p.exists() => std::fs::read_to_string(&p)
@@ -100,6 +145,8 @@ impl Renderer {
             }
             let registry = if name.starts_with("feeds/") {
                 &mut xml
+            } else if name.ends_with(".txt") {
+                &mut text
             } else {
                 &mut hb
             };
@@ -107,7 +154,7 @@ impl Renderer {
                 .register_template_string(name, source)
                 .map_err(|e| anyhow::anyhow!("template {name}: {e}"))?;
         }
-        Ok(Renderer { hb, xml })
+        Ok(Renderer { hb, text, xml })
     }
 
     pub fn render<T: Serialize>(
@@ -117,6 +164,8 @@ impl Renderer {
     ) -> Result<String, handlebars::RenderError> {
         if name.starts_with("feeds/") {
             self.xml.render(name, data)
+        } else if name.ends_with(".txt") {
+            self.text.render(name, data)
         } else {
             self.hb.render(name, data)
         }

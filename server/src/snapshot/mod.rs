@@ -113,6 +113,43 @@ impl Snapshots {
         })
     }
 
+    /// The templates, shared with mail and the pages rendered per request.
+    pub fn renderer(&self) -> Arc<Renderer> {
+        self.renderer.clone()
+    }
+
+    /// Rendered Markdown, shared with mail.
+    pub fn markdown(&self) -> Arc<markdown::Cache> {
+        self.markdown.clone()
+    }
+
+    /// A page rendered for one request (the subscription pages): `make` gets the frame
+    /// of the current snapshot's page titled `title` at `path`.
+    pub fn dynamic_page<T: serde::Serialize>(
+        &self,
+        template: &str,
+        title: &str,
+        path: &str,
+        make: impl FnOnce(pages::Layout, &pages::Data) -> T,
+    ) -> Option<String> {
+        let snap = self.current()?;
+        let layout = pages::layout(
+            &snap.data,
+            &self.links,
+            Some(title),
+            path,
+            snap.data.page.updated_at,
+        );
+        let view = make(layout, &snap.data);
+        match self.renderer.render(template, &view) {
+            Ok(html) => Some(html),
+            Err(e) => {
+                tracing::error!(error = %e, template, "rendering failed");
+                None
+            }
+        }
+    }
+
     pub fn current(&self) -> Option<Arc<Snapshot>> {
         self.current.read().ok().and_then(|g| g.clone())
     }

@@ -293,6 +293,7 @@ async fn set_status(w: &mut Write, id: &ComponentId, status: ComponentStatus) ->
         old_status: current,
         new_status: status,
         incident_id: None,
+        notify: true,
     }])
     .await?;
     w.audit(

@@ -118,6 +118,7 @@ pub async fn connect_with(
     mode: Mode,
     durability: Durability,
 ) -> Result<(DatabaseConnection, Target)> {
+    crate::telemetry::crypto();
     let target = Target::of(url);
     let had_content = match &target.file {
         Some(file) => prepare_sqlite_file(file, mode)?,
@@ -308,11 +309,18 @@ pub async fn lock(txn: &DatabaseTransaction) -> Result<()> {
                 .await?;
             return Ok(());
         }
+        // The first statement writes, so the transaction takes SQLite's write lock at
+        // once (waiting for it) rather than reading first and failing to upgrade when
+        // another connection wrote meanwhile.
         _ => &[
             "CREATE TABLE IF NOT EXISTS herald_lock (id INTEGER PRIMARY KEY)",
             "INSERT OR REPLACE INTO herald_lock (id) VALUES (1)",
         ],
     };
+    let insert = Statement::from_string(backend, statements[1]);
+    if txn.execute_raw(insert.clone()).await.is_ok() {
+        return Ok(());
+    }
     for sql in statements {
         txn.execute_raw(Statement::from_string(backend, *sql))
             .await?;

@@ -49,6 +49,14 @@ pub async fn list_after(
         .collect())
 }
 
+/// One event by its sequence number.
+pub async fn get(db: &impl ConnectionTrait, seq: i64) -> Result<Option<Recorded>> {
+    Ok(list_after(db, seq - 1, 1)
+        .await?
+        .into_iter()
+        .find(|r| r.seq == seq))
+}
+
 /// The newest sequence number, 0 when the log is empty: the version of everything.
 pub async fn latest_seq(db: &impl ConnectionTrait) -> Result<i64> {
     Ok(events::Entity::find()

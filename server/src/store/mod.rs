@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod components;
 pub mod database;
+pub mod deliveries;
 pub mod entity;
 pub mod events;
 pub mod export;
@@ -14,8 +15,11 @@ pub mod idempotency;
 mod ids;
 pub mod impact;
 pub mod incidents;
+pub mod outbox;
 pub mod pages;
 pub mod seed;
+pub mod subscribers;
+pub mod tenants;
 pub mod tokens;
 mod values;
 
@@ -122,6 +126,9 @@ pub struct Store {
     /// The event log's head as this process knows it: moved by every commit here and
     /// by the poll that notices other instances' commits.
     head: Arc<watch::Sender<i64>>,
+    /// Woken when a commit here writes to the outbox (other instances' writes are found
+    /// by the delivery workers' own polling).
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -148,6 +155,7 @@ impl Store {
             db,
             page_id,
             head: Arc::new(watch::channel(head).0),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         };
         Ok((store, url))
     }
@@ -190,6 +198,11 @@ impl Store {
         self.head.subscribe()
     }
 
+    /// Woken when this process writes to the outbox.
+    pub fn outbox_written(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
     /// Records that the log reached `seq` (seen by a poll of the shared database).
     pub fn announce(&self, seq: i64) {
         advance(&self.head, seq);
@@ -217,7 +230,9 @@ impl Store {
             page_id: self.page_id.clone(),
             last_seq: None,
             public: false,
+            notified: false,
             head: self.head.clone(),
+            outbox: self.outbox.clone(),
         })
     }
 
@@ -248,7 +263,10 @@ pub struct Write {
     last_seq: Option<i64>,
     /// Whether an event readers of the public page can see was written.
     public: bool,
+    /// Whether anything went to the outbox.
+    notified: bool,
     head: Arc<watch::Sender<i64>>,
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl Write {
@@ -283,6 +301,22 @@ impl Write {
             }
             .insert(&self.txn)
             .await?;
+            // Whoever is to be told is told from the outbox, written with the change:
+            // if this commits, the notification will go out; if not, neither will.
+            if e.notifies() {
+                entity::outbox::ActiveModel {
+                    event_seq: Set(row.seq),
+                    state: Set(outbox::PENDING.to_owned()),
+                    cursor: Set(None),
+                    lease_until: Set(None),
+                    created_at: Set(self.now),
+                    done_at: Set(None),
+                    ..Default::default()
+                }
+                .insert(&self.txn)
+                .await?;
+                self.notified = true;
+            }
             self.last_seq = Some(row.seq);
             self.public |= e.is_public();
         }
@@ -327,6 +361,9 @@ impl Write {
         self.txn.commit().await?;
         if let Some(seq) = self.last_seq {
             advance(&self.head, seq);
+        }
+        if self.notified {
+            self.outbox.notify_one();
         }
         Ok(self.last_seq)
     }

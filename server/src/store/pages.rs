@@ -99,6 +99,7 @@ pub(super) async fn ensure(
                 created_at: Set(now),
                 updated_at: Set(now),
                 derived_version: Set(0),
+                link_secret: Set(None),
             }
             .insert(db)
             .await?;
@@ -156,4 +157,29 @@ pub async fn update(w: &mut Write, patch: PagePatch) -> Result<Page> {
     )
     .await?;
     Ok(page)
+}
+
+/// The secret that signs links in mails, made on first use.
+pub async fn link_secret(db: &impl ConnectionTrait, id: &PageId) -> Result<String> {
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    let page = pages::Entity::find_by_id(id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| super::StoreError::not_found("page", id.as_str()))?;
+    if let Some(s) = page.link_secret.filter(|s| !s.is_empty()) {
+        return Ok(s);
+    }
+    let secret = crate::notify::links::new_secret();
+    pages::Entity::update_many()
+        .col_expr(pages::Column::LinkSecret, Expr::value(Some(secret.clone())))
+        .filter(pages::Column::Id.eq(id.clone()))
+        .filter(pages::Column::LinkSecret.is_null())
+        .exec(db)
+        .await?;
+    // Another instance may have made one first: read what stands.
+    Ok(pages::Entity::find_by_id(id.clone())
+        .one(db)
+        .await?
+        .and_then(|p| p.link_secret)
+        .unwrap_or(secret))
 }

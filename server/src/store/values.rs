@@ -3,8 +3,8 @@
 //! generate; written here because `domain` stays free of sea-orm.)
 
 use crate::domain::{
-    ComponentId, ComponentStatus, Impact, IncidentId, IncidentStatus, PageId, Role, TokenId,
-    UpdateId,
+    Channel, ComponentId, ComponentStatus, DeliveryState, Impact, IncidentId, IncidentStatus,
+    PageId, RecipientKind, Role, SubscriberId, SubscriberState, TenantId, TokenId, UpdateId,
 };
 
 macro_rules! text_value {
@@ -80,5 +80,22 @@ macro_rules! id_value {
     )+};
 }
 
-enum_value!(ComponentStatus, IncidentStatus, Impact, Role);
-id_value!(PageId, ComponentId, IncidentId, UpdateId, TokenId);
+enum_value!(
+    ComponentStatus,
+    IncidentStatus,
+    Impact,
+    Role,
+    Channel,
+    SubscriberState,
+    DeliveryState,
+    RecipientKind
+);
+id_value!(
+    PageId,
+    ComponentId,
+    IncidentId,
+    UpdateId,
+    TokenId,
+    SubscriberId,
+    TenantId
+);

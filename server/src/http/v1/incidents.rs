@@ -89,10 +89,10 @@ pub fn routes(t: &mut RouteTable) {
         one,
         Viewer,
         tag,
-        "Get an incident with its updates, newest first",
+        "Get an incident with its updates, newest first, and its deliveries by channel and state",
         get,
     )
-    .returns::<IncidentDoc>();
+    .returns::<IncidentDetailDoc>();
     for m in [M::PATCH, M::PUT] {
         t.add(
             m,
@@ -387,9 +387,24 @@ pub async fn active_maintenance(
     listing(&state, Filter::ActiveMaintenance, &q).await
 }
 
+/// An incident as `GET .../incidents/{id}` answers: with its deliveries.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IncidentDetailDoc {
+    #[serde(flatten)]
+    pub incident: IncidentDoc,
+    /// Herald: deliveries about this incident, by channel and state
+    /// (`{"email": {"delivered": 12, "retrying": 1}}`).
+    pub deliveries: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+}
+
 pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, ApiError> {
     let incident = incidents::get(state.store.db(), &incident_id(path)).await?;
-    Ok(ok(&render_one(&state, &incident).await?))
+    let deliveries =
+        crate::store::deliveries::counts_for_incident(state.store.db(), &incident.id).await?;
+    Ok(ok(&IncidentDetailDoc {
+        incident: render_one(&state, &incident).await?,
+        deliveries,
+    }))
 }
 
 pub async fn create(

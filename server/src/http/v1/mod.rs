@@ -1,9 +1,12 @@
 //! Statuspage's manage API v1, and Herald's additions under the same prefix.
 
 mod components;
+mod deliveries;
 mod events;
 mod incidents;
 mod pages;
+mod subscribers;
+mod tenants;
 mod tokens;
 
 use actix_web::{HttpResponse, http::Method};
@@ -61,6 +64,9 @@ pub fn table() -> RouteTable {
 
     components::routes(&mut t);
     incidents::routes(&mut t);
+    subscribers::routes(&mut t);
+    tenants::routes(&mut t);
+    deliveries::routes(&mut t);
 
     t.add(
         M::GET,

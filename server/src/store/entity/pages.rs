@@ -16,6 +16,9 @@ pub struct Model {
     /// The version of the rules that derived the impact periods (`store::impact`).
     #[serde(default)]
     pub derived_version: i32,
+    /// Signs the links in mails; made at first start, never shown.
+    #[serde(default)]
+    pub link_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,287 @@
+//! The delivery ledger (Herald's addition): who was told what, by which channel, how
+//! each attempt went; and redelivery of one delivery, a recipient's, or the failed ones
+//! of an update.
+
+use actix_web::{HttpResponse, http::Method, web};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{View, ok};
+use crate::app::AppState;
+use crate::domain::{Channel, DeliveryState, IncidentId, RecipientKind, Role::Admin, UpdateId};
+use crate::http::{
+    body::{Envelope, Enveloped},
+    error::ApiError,
+    lenient,
+    routes::RouteTable,
+};
+use crate::store::{Actor, deliveries};
+
+pub fn routes(t: &mut RouteTable) {
+    use Method as M;
+    let tag = "deliveries";
+    t.add(
+        M::GET,
+        "/v1/pages/{page_id}/deliveries",
+        Admin,
+        tag,
+        "List deliveries, newest first (incident_id, update_id, recipient, channel, state; before, limit)",
+        list,
+    )
+    .returns_list::<DeliveryDoc>();
+    t.add(
+        M::POST,
+        "/v1/pages/{page_id}/deliveries/redeliver",
+        Admin,
+        tag,
+        "Deliver again: what the filters match (by default only failed, dead or cancelled deliveries)",
+        redeliver_many,
+    )
+    .body::<RedeliverBody>()
+    .returns::<serde_json::Value>();
+    t.add(
+        M::GET,
+        "/v1/pages/{page_id}/deliveries/{delivery_id}",
+        Admin,
+        tag,
+        "Get a delivery with its attempts",
+        get,
+    )
+    .returns::<DeliveryDoc>();
+    t.add(
+        M::POST,
+        "/v1/pages/{page_id}/deliveries/{delivery_id}/redeliver",
+        Admin,
+        tag,
+        "Deliver one again, whatever its state",
+        redeliver_one,
+    )
+    .returns::<DeliveryDoc>();
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AttemptDoc {
+    pub at: String,
+    /// `delivered`, `temporary` or `permanent`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeliveryDoc {
+    pub id: i64,
+    /// The event told of (see `/events`).
+    pub event_seq: i64,
+    pub incident_id: Option<IncidentId>,
+    pub update_id: Option<UpdateId>,
+    pub channel: Channel,
+    pub recipient: String,
+    pub recipient_kind: RecipientKind,
+    pub subscriber_id: Option<crate::domain::SubscriberId>,
+    pub tenant_id: Option<crate::domain::TenantId>,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub message_id: String,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+    /// Newest first.
+    pub attempt_log: Vec<AttemptDoc>,
+}
+
+fn doc(view: &View, e: deliveries::Entry) -> DeliveryDoc {
+    let d = e.delivery;
+    let due = matches!(d.state, DeliveryState::Pending | DeliveryState::Retrying);
+    DeliveryDoc {
+        id: d.id,
+        event_seq: d.event_seq,
+        incident_id: d.incident_id,
+        update_id: d.update_id,
+        channel: d.channel,
+        recipient: d.recipient,
+        recipient_kind: d.recipient_kind,
+        subscriber_id: d.subscriber_id,
+        tenant_id: d.tenant_id,
+        state: d.state,
+        attempts: d.attempts,
+        next_attempt_at: due.then(|| view.ctx.ts(d.next_attempt_at)),
+        last_error: d.last_error,
+        message_id: d.message_id,
+        created_at: view.ctx.ts(d.created_at),
+        delivered_at: view.ctx.ts_opt(d.delivered_at),
+        attempt_log: e
+            .attempts
+            .into_iter()
+            .map(|a| AttemptDoc {
+                at: view.ctx.ts(a.at),
+                outcome: a.outcome,
+                error: a.error,
+                duration_ms: a.duration_ms,
+            })
+            .collect(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ListQuery {
+    pub incident_id: Option<String>,
+    pub update_id: Option<String>,
+    pub recipient: Option<String>,
+    pub channel: Option<String>,
+    pub state: Option<String>,
+    /// Only deliveries with a smaller id (the next page).
+    pub before: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+fn filter(
+    incident_id: Option<&str>,
+    update_id: Option<&str>,
+    recipient: Option<&str>,
+    channel: Option<&str>,
+    state: Option<&str>,
+) -> Result<deliveries::Filter, ApiError> {
+    let some = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    Ok(deliveries::Filter {
+        incident_id: some(incident_id).map(IncidentId::from),
+        update_id: some(update_id).map(UpdateId::from),
+        recipient: some(recipient),
+        channel: match some(channel) {
+            Some(c) => Some(c.parse().map_err(|e: crate::domain::UnknownValue| {
+                ApiError::invalid("channel", e.to_string())
+            })?),
+            None => None,
+        },
+        state: match some(state) {
+            Some(s) => Some(s.parse().map_err(|e: crate::domain::UnknownValue| {
+                ApiError::invalid("state", e.to_string())
+            })?),
+            None => None,
+        },
+    })
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let f = filter(
+        q.incident_id.as_deref(),
+        q.update_id.as_deref(),
+        q.recipient.as_deref(),
+        q.channel.as_deref(),
+        q.state.as_deref(),
+    )?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let view = View::load(&state).await?;
+    let all = deliveries::list(state.store.db(), &f, q.before, limit).await?;
+    Ok(ok(&all
+        .into_iter()
+        .map(|e| doc(&view, e))
+        .collect::<Vec<_>>()))
+}
+
+type One = web::Path<(String, i64)>;
+
+pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let Some(e) = deliveries::get(state.store.db(), id).await? else {
+        return Err(ApiError::NotFound(format!("delivery {id} was not found")));
+    };
+    let view = View::load(&state).await?;
+    Ok(ok(&doc(&view, e)))
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RedeliverBody {
+    pub incident_id: Option<String>,
+    pub update_id: Option<String>,
+    pub recipient: Option<String>,
+    pub channel: Option<String>,
+    /// Also deliveries that went through (default false: only failed, dead or cancelled).
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub include_delivered: Option<bool>,
+}
+
+impl Enveloped for RedeliverBody {
+    const KEY: &'static str = "redeliver";
+}
+
+pub async fn redeliver_many(
+    state: web::Data<AppState>,
+    actor: Actor,
+    Envelope(b): Envelope<RedeliverBody>,
+) -> Result<HttpResponse, ApiError> {
+    let f = filter(
+        b.incident_id.as_deref(),
+        b.update_id.as_deref(),
+        b.recipient.as_deref(),
+        b.channel.as_deref(),
+        None,
+    )?;
+    if f.incident_id.is_none() && f.update_id.is_none() && f.recipient.is_none() {
+        return Err(ApiError::invalid(
+            "redeliver",
+            "name an incident_id, an update_id or a recipient",
+        ));
+    }
+    let only_given_up = !b.include_delivered.unwrap_or(false);
+    let now = state.clock.now();
+    let n = super::write(&state, &actor, async |w| {
+        let n = deliveries::redeliver(w.conn(), &f, None, only_given_up, now).await?;
+        w.audit(
+            "delivery.redeliver",
+            "delivery",
+            &format!("{n} deliveries"),
+            serde_json::json!({"incident_id": f.incident_id, "update_id": f.update_id, "recipient": f.recipient, "count": n}),
+        )
+        .await?;
+        Ok(n)
+    })
+    .await?;
+    state.notifier.wake();
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"redelivering": n})))
+}
+
+pub async fn redeliver_one(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: One,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    if deliveries::get(state.store.db(), id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("delivery {id} was not found")));
+    }
+    let now = state.clock.now();
+    super::write(&state, &actor, async |w| {
+        let n = deliveries::redeliver(
+            w.conn(),
+            &deliveries::Filter::default(),
+            Some(id),
+            false,
+            now,
+        )
+        .await?;
+        w.audit(
+            "delivery.redeliver",
+            "delivery",
+            &id.to_string(),
+            serde_json::json!({"count": n}),
+        )
+        .await?;
+        Ok(n)
+    })
+    .await?;
+    state.notifier.wake();
+    let Some(e) = deliveries::get(state.store.db(), id).await? else {
+        return Err(ApiError::NotFound(format!("delivery {id} was not found")));
+    };
+    let view = View::load(&state).await?;
+    Ok(HttpResponse::Accepted().json(doc(&view, e)))
+}

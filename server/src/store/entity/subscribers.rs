@@ -1,0 +1,35 @@
+use sea_orm::entity::prelude::*;
+
+use crate::domain::{Channel, IncidentId, PageId, SubscriberId, SubscriberState};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+#[sea_orm(table_name = "subscribers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: SubscriberId,
+    pub page_id: PageId,
+    pub mode: Channel,
+    pub email: Option<String>,
+    pub endpoint: Option<String>,
+    /// Channel, address and incident: unique, so a subscription exists once.
+    pub address_key: String,
+    /// Told only about this incident.
+    pub incident_id: Option<IncidentId>,
+    pub state: SubscriberState,
+    pub skip_confirmation_notification: bool,
+    /// Changed to void the links sent before (confirmation; manage and unsubscribe).
+    pub confirm_nonce: String,
+    pub manage_nonce: String,
+    pub bounce_count: i32,
+    pub quarantined_at: Option<DateTimeUtc>,
+    pub purge_at: Option<DateTimeUtc>,
+    pub confirmed_at: Option<DateTimeUtc>,
+    pub unsubscribed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
