@@ -147,6 +147,17 @@ impl Sink {
         self.dir.path()
     }
 
+    /// How many messages arrived so far (cheap: counts files).
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.dir.path())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every message received so far, in order.
     pub fn messages(&self) -> Vec<Mail> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())

@@ -109,6 +109,16 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Subscribers: import a CSV or JSON file of people subscribed elsewhere.
+    Subscribers {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Tenants (customer organisations): import a CSV or JSON file.
+    Tenants {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Read a document written by `herald export` into an empty database (created and
     /// migrated if need be): the way from SQLite to PostgreSQL.
     Import {
@@ -132,6 +142,16 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by id or prefix.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import FILE (CSV with a header row, or JSON). Subscribers: columns `email` and
+    /// `components`; tenants: `name`, `emails`, `webhooks`, `components`, `groups`.
+    /// Lists in a cell are separated by `;`; components by id or name. Imported
+    /// subscribers are active at once and are sent nothing; existing addresses and
+    /// tenant names are skipped. Nothing is written if any row is wrong.
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +264,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             st.close().await;
             Ok(())
         }
+        Command::Subscribers {
+            command: ImportCommand::Import { file },
+        } => import(&settings, &clock, &file, Kind::Subscribers).await,
+        Command::Tenants {
+            command: ImportCommand::Import { file },
+        } => import(&settings, &clock, &file, Kind::Tenants).await,
         Command::Backup { file } => {
             let (db, target) = database::connect(&settings.database_url, Mode::Existing).await?;
             database::backup(&db, &target, &file).await?;
@@ -286,6 +312,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Subscribers,
+    Tenants,
+}
+
+async fn import(
+    settings: &Settings,
+    clock: &Clock,
+    file: &std::path::Path,
+    kind: Kind,
+) -> anyhow::Result<()> {
+    use crate::bulk::{Format, Names};
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+    let format = Format::of(file, &bytes);
+    let st = open(settings, clock).await?;
+    let components = store::components::list(st.db(), st.page_id()).await?;
+    let names = Names::new(&components);
+    let actor = store::Actor::system("cli");
+    let result = match kind {
+        Kind::Subscribers => match crate::bulk::subscribers(&bytes, format, &names) {
+            Ok(rows) => {
+                let mut w = st.begin(&actor, clock.now()).await?;
+                let out = store::subscribers::import(&mut w, rows).await?;
+                if out.errors.is_empty() {
+                    w.commit().await?;
+                }
+                Ok(out)
+            }
+            Err(errors) => Err(errors),
+        },
+        Kind::Tenants => match crate::bulk::tenants(&bytes, format, &names) {
+            Ok(rows) => {
+                let mut w = st.begin(&actor, clock.now()).await?;
+                let out = store::tenants::import(&mut w, rows).await?;
+                if out.errors.is_empty() {
+                    w.commit().await?;
+                }
+                Ok(out)
+            }
+            Err(errors) => Err(errors),
+        },
+    };
+    st.close().await;
+    let what = match kind {
+        Kind::Subscribers => "subscribers",
+        Kind::Tenants => "tenants",
+    };
+    let errors = match result {
+        Ok(out) if out.errors.is_empty() => {
+            println!(
+                "imported {} {what}, skipped {} already there",
+                out.created, out.skipped
+            );
+            return Ok(());
+        }
+        Ok(out) => out.errors,
+        Err(errors) => errors,
+    };
+    for e in errors.iter().take(50) {
+        eprintln!("{}: {e}", file.display());
+    }
+    if errors.len() > 50 {
+        eprintln!("... and {} more", errors.len() - 50);
+    }
+    anyhow::bail!("nothing was imported: {} rows are wrong", errors.len())
 }
 
 async fn migrate(settings: &Settings, status: bool) -> anyhow::Result<()> {

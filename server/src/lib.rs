@@ -5,6 +5,7 @@
 //! the admin API, `notify` delivers notifications; `app` holds the state they share and `server` starts them.
 
 pub mod app;
+pub mod bulk;
 pub mod cli;
 pub mod clock;
 pub mod config;

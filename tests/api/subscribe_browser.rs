@@ -50,13 +50,16 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()));
-        let url = format!("http://127.0.0.1:{port}");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
         let started = std::time::Instant::now();
         while started.elapsed() < WAIT {
-            if let Ok(r) = reqwest::get(format!("{url}/status")).await
+            if let Ok(r) = reqwest::get(format!("{}/status", driver.url)).await
                 && r.status().is_success()
             {
-                return Driver { child, url };
+                return driver;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -108,9 +111,11 @@ async fn click(b: &Client, css: &str) {
 }
 
 async fn checkbox(b: &Client, value: &str) -> fantoccini::elements::Element {
-    b.find(Locator::Css(&format!("input[type=checkbox][value='{value}']")))
-        .await
-        .unwrap_or_else(|e| panic!("checkbox {value}: {e}"))
+    b.find(Locator::Css(&format!(
+        "input[type=checkbox][value='{value}']"
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("checkbox {value}: {e}"))
 }
 
 #[tokio::test]
@@ -118,7 +123,9 @@ async fn people_subscribe_confirm_choose_and_leave_in_a_real_browser() {
     let (Some(chromium), Some(driver)) = (crate::browser::find_chromium(), find_chromedriver())
     else {
         if std::env::var_os("CI").is_some() {
-            panic!("Chromium and chromedriver are required in CI (apt-get install chromium-driver)");
+            panic!(
+                "Chromium and chromedriver are required in CI (apt-get install chromium-driver)"
+            );
         }
         eprintln!("subscribe flow skipped: install chromium and chromium-driver");
         return;
@@ -134,13 +141,7 @@ async fn people_subscribe_confirm_choose_and_leave_in_a_real_browser() {
     outcome.unwrap_or_else(|e| panic!("{e}"));
 }
 
-async fn flow(
-    app: &TestApp,
-    sink: &Sink,
-    b: &Client,
-    api: &str,
-    web: &str,
-) -> Result<(), String> {
+async fn flow(app: &TestApp, sink: &Sink, b: &Client, api: &str, web: &str) -> Result<(), String> {
     let e = |what: &str| {
         let what = what.to_owned();
         move |err: fantoccini::error::CmdError| format!("{what}: {err}")
@@ -164,7 +165,10 @@ async fn flow(
         .map_err(e("typing"))?;
     click(b, "form button[type=submit]").await;
     let refused = text_of(b).await;
-    assert!(refused.contains("Please enter one email address"), "{refused}");
+    assert!(
+        refused.contains("Please enter one email address"),
+        "{refused}"
+    );
     let field = b.find(Locator::Id("email")).await.map_err(e("email"))?;
     assert_eq!(
         field.attr("aria-invalid").await.map_err(e("aria"))?,
@@ -175,7 +179,11 @@ async fn flow(
         .send_keys("ada@example.com")
         .await
         .map_err(e("typing"))?;
-    checkbox(b, api).await.click().await.map_err(e("tick API"))?;
+    checkbox(b, api)
+        .await
+        .click()
+        .await
+        .map_err(e("tick API"))?;
     click(b, "form button[type=submit]").await;
     let sent = text_of(b).await;
     assert!(sent.contains("confirmation link is on its way"), "{sent}");
@@ -210,9 +218,16 @@ async fn flow(
     b.goto(&manage).await.map_err(e("manage link"))?;
     assert!(text_of(b).await.contains("ada@example.com"));
     let api_box = checkbox(b, api).await;
-    assert_eq!(api_box.prop("checked").await.map_err(e("checked"))?, Some("true".into()));
+    assert_eq!(
+        api_box.prop("checked").await.map_err(e("checked"))?,
+        Some("true".into())
+    );
     api_box.click().await.map_err(e("untick API"))?;
-    checkbox(b, web).await.click().await.map_err(e("tick Dashboard"))?;
+    checkbox(b, web)
+        .await
+        .click()
+        .await
+        .map_err(e("tick Dashboard"))?;
     click(b, "form[action$='/subscription'] button[type=submit]").await;
     assert!(text_of(b).await.contains("Saved."));
     let got = app
@@ -238,8 +253,10 @@ async fn flow(
         .json();
     assert_eq!(got["state"], "unsubscribed", "{got}");
     // And nothing more arrives.
-    app.create_incident(json!({"name": "Dashboard slow", "components": {web: "degraded_performance"}}))
-        .await;
+    app.create_incident(
+        json!({"name": "Dashboard slow", "components": {web: "degraded_performance"}}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(sink.to("ada@example.com").len(), 2);
     Ok(())

@@ -324,7 +324,7 @@ pub async fn import(
     rows: Vec<TenantChanges>,
 ) -> Result<super::subscribers::Imported> {
     let mut out = super::subscribers::Imported::default();
-    let existing: Vec<String> = list(w.conn(), w.page_id(), None, u64::MAX, 0)
+    let existing: Vec<String> = list(w.conn(), w.page_id(), None, i64::MAX.unsigned_abs(), 0)
         .await?
         .into_iter()
         .map(|t| t.name.to_lowercase())

@@ -2,6 +2,7 @@
 //! signalled and stopped, on SQLite files and PostgreSQL databases.
 
 mod database;
+mod fanout;
 mod prefix;
 mod probes;
 mod settings;

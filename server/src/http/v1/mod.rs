@@ -6,7 +6,7 @@ mod events;
 mod incidents;
 mod pages;
 mod subscribers;
-mod tenants;
+pub(crate) mod tenants;
 mod tokens;
 
 use actix_web::{HttpResponse, http::Method};
