@@ -429,6 +429,27 @@ impl TestApp {
         }
     }
 
+    /// Waits (up to 30 s) until the delivery ledger holds nothing pending or in flight.
+    pub async fn deliveries_settled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let open = self
+                .deliveries("")
+                .await
+                .into_iter()
+                .filter(|d| matches!(d["state"].as_str(), Some("pending" | "sending")))
+                .count();
+            if open == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{open} deliveries still pending or in flight"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Creates an active email subscriber following `components` (none: everything).
     pub async fn subscribe(&self, email: &str, components: &[&str]) -> Value {
         self.post(

@@ -5,7 +5,10 @@
 //! export's source did: the page, components and groups, their status history,
 //! incidents and maintenances with their updates and affected components (postmortems
 //! included), API tokens (as hashes: secrets are never stored), the event log and the
-//! audit log. Each later kind of record (subscribers, tenants, templates) adds a key.
+//! audit log, subscribers and tenants with what they follow, and the notification
+//! outbox and delivery ledger (so a move between databases neither loses nor repeats a
+//! mail). Impact periods are not written: they are derived again at the first start.
+//! Each later kind of record adds a key; older documents simply lack it.
 
 use std::collections::HashMap;
 
@@ -21,8 +24,9 @@ use crate::domain::IncidentId;
 use super::{
     Result, StoreError, database,
     entity::{
-        api_tokens, audit_log, component_status_changes, components, events, incident_components,
-        incident_updates, incidents, pages,
+        api_tokens, audit_log, component_status_changes, components, deliveries, delivery_attempts,
+        events, incident_components, incident_updates, incidents, outbox, pages,
+        subscriber_components, subscribers, tenant_components, tenant_contacts, tenants,
     },
 };
 
@@ -55,6 +59,22 @@ pub struct Document {
     pub api_tokens: Vec<api_tokens::Model>,
     pub events: Vec<events::Model>,
     pub audit_log: Vec<audit_log::Model>,
+    #[serde(default)]
+    pub subscribers: Vec<subscribers::Model>,
+    #[serde(default)]
+    pub subscriber_components: Vec<subscriber_components::Model>,
+    #[serde(default)]
+    pub tenants: Vec<tenants::Model>,
+    #[serde(default)]
+    pub tenant_contacts: Vec<tenant_contacts::Model>,
+    #[serde(default)]
+    pub tenant_components: Vec<tenant_components::Model>,
+    #[serde(default)]
+    pub outbox: Vec<outbox::Model>,
+    #[serde(default)]
+    pub deliveries: Vec<deliveries::Model>,
+    #[serde(default)]
+    pub delivery_attempts: Vec<delivery_attempts::Model>,
 }
 
 /// Reads everything into one document.
@@ -112,6 +132,32 @@ pub async fn export(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Docum
             .order_by_asc(audit_log::Column::Id)
             .all(db)
             .await?,
+        subscribers: subscribers::Entity::find()
+            .order_by_asc(subscribers::Column::CreatedAt)
+            .all(db)
+            .await?,
+        subscriber_components: subscriber_components::Entity::find().all(db).await?,
+        tenants: tenants::Entity::find()
+            .order_by_asc(tenants::Column::CreatedAt)
+            .all(db)
+            .await?,
+        tenant_contacts: tenant_contacts::Entity::find()
+            .order_by_asc(tenant_contacts::Column::Id)
+            .all(db)
+            .await?,
+        tenant_components: tenant_components::Entity::find().all(db).await?,
+        outbox: outbox::Entity::find()
+            .order_by_asc(outbox::Column::Id)
+            .all(db)
+            .await?,
+        deliveries: deliveries::Entity::find()
+            .order_by_asc(deliveries::Column::Id)
+            .all(db)
+            .await?,
+        delivery_attempts: delivery_attempts::Entity::find()
+            .order_by_asc(delivery_attempts::Column::Id)
+            .all(db)
+            .await?,
     })
 }
 
@@ -150,7 +196,16 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
         ));
     }
     let txn = db.begin().await?;
-    insert_all::<pages::Entity, _>(&txn, doc.pages).await?;
+    // Impact periods are not in the document: derived again at the first start.
+    let pages: Vec<pages::Model> = doc
+        .pages
+        .into_iter()
+        .map(|p| pages::Model {
+            derived_version: 0,
+            ..p
+        })
+        .collect();
+    insert_all::<pages::Entity, _>(&txn, pages).await?;
     insert_all::<components::Entity, _>(&txn, doc.components).await?;
     let (mut rows, mut ups, mut links) = (Vec::new(), Vec::new(), Vec::new());
     for i in doc.incidents {
@@ -165,12 +220,24 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
     insert_all::<api_tokens::Entity, _>(&txn, doc.api_tokens).await?;
     insert_all::<events::Entity, _>(&txn, doc.events).await?;
     insert_all::<audit_log::Entity, _>(&txn, doc.audit_log).await?;
+    insert_all::<subscribers::Entity, _>(&txn, doc.subscribers).await?;
+    insert_all::<subscriber_components::Entity, _>(&txn, doc.subscriber_components).await?;
+    insert_all::<tenants::Entity, _>(&txn, doc.tenants).await?;
+    insert_all::<tenant_contacts::Entity, _>(&txn, doc.tenant_contacts).await?;
+    insert_all::<tenant_components::Entity, _>(&txn, doc.tenant_components).await?;
+    insert_all::<outbox::Entity, _>(&txn, doc.outbox).await?;
+    insert_all::<deliveries::Entity, _>(&txn, doc.deliveries).await?;
+    insert_all::<delivery_attempts::Entity, _>(&txn, doc.delivery_attempts).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Rows came with their ids: move each sequence past them.
         for (table, column) in [
             ("events", "seq"),
             ("audit_log", "id"),
             ("component_status_changes", "id"),
+            ("tenant_contacts", "id"),
+            ("outbox", "id"),
+            ("deliveries", "id"),
+            ("delivery_attempts", "id"),
         ] {
             txn.execute_raw(Statement::from_string(
                 DbBackend::Postgres,

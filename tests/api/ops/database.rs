@@ -223,9 +223,18 @@ async fn round_trip(app: TestApp, target: String) {
         .create_incident(json!({"name": "Invoices late", "components": {c["id"].as_str().unwrap_or(""): "partial_outage"}}))
         .await;
     let id = inc["id"].as_str().unwrap_or("").to_owned();
+    let cid = c["id"].as_str().unwrap_or("").to_owned();
+    app.subscribe("ada@example.com", &[&cid]).await;
+    app.post(
+        &app.page_path("/tenants"),
+        json!({"tenant": {"name": "Acme", "emails": ["ops@acme.test"], "component_ids": [cid]}}),
+    )
+    .await
+    .expect(201);
     app.update_incident(&id, json!({"status": "monitoring", "body": "Catching up."}))
         .await;
     app.settle().await;
+    app.deliveries_settled().await;
     let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut cmd = herald(work.path());
     cmd.args(["export", "-o", "page.json"])
@@ -267,6 +276,10 @@ async fn round_trip(app: TestApp, target: String) {
         "/events?limit=1000".into(),
         "/audit-log?limit=1000".into(),
         "/api-tokens".into(),
+        "/subscribers".into(),
+        "/tenants".into(),
+        "/deliveries?limit=500".into(),
+        format!("/components/{cid}/uptime"),
         format!("/incidents/{id}"),
     ] {
         let path = app.page_path(&rest);
