@@ -575,3 +575,101 @@ async fn metrics_describe_the_delivery_machinery() {
     let ready = app.public("/readyz").await.expect(200).json();
     assert_eq!(ready["delivery"]["stuck"], false);
 }
+
+/// What notifies is chosen per call: `deliver_notifications: false` sends nothing, a
+/// postmortem is mailed only with `notify_subscribers`, and a component's status set by
+/// hand (outside any incident) reaches the people who follow that component.
+#[tokio::test]
+async fn each_call_chooses_whether_people_are_told() {
+    let sink = Sink::start().await;
+    let app = TestApp::spawn_mailing(&sink).await;
+    let api = id(&app.create_component("Public API", None).await);
+    let web = id(&app.create_component("Dashboard", None).await);
+    app.subscribe("all@example.com", &[]).await;
+    app.subscribe("api@example.com", &[&api]).await;
+    app.subscribe("web@example.com", &[&web]).await;
+
+    // Quietly: no delivery at all.
+    let quiet = app
+        .create_incident(json!({"name": "Quiet fix", "deliver_notifications": false,
+                                "components": {api.clone(): "degraded_performance"}}))
+        .await;
+    app.update_incident(
+        &id(&quiet),
+        json!({"status": "resolved", "body": "Done.", "deliver_notifications": false}),
+    )
+    .await;
+
+    // A status set by hand on the dashboard: its followers and everyone-followers.
+    app.patch(
+        &app.page_path(&format!("/components/{web}")),
+        json!({"component": {"status": "partial_outage"}}),
+    )
+    .await
+    .expect(200);
+    let mails = sink.wait_for(2, WAIT).await;
+    assert_eq!(
+        recipients(&mails),
+        BTreeSet::from(["all@example.com".to_owned(), "web@example.com".to_owned()]),
+    );
+    assert!(
+        mails[0].subject().contains("Dashboard"),
+        "{}",
+        mails[0].subject()
+    );
+    assert!(
+        mails[0].text().contains("Partial Outage"),
+        "{}",
+        mails[0].text()
+    );
+    assert!(
+        app.deliveries(&format!("incident_id={}", id(&quiet)))
+            .await
+            .is_empty(),
+        "a quiet incident is delivered to nobody"
+    );
+
+    // A postmortem: published quietly, then (changed) with notify_subscribers.
+    let inc = app
+        .create_incident(json!({"name": "API errors", "status": "resolved",
+                                "deliver_notifications": false,
+                                "components": {api.clone(): "major_outage"}}))
+        .await;
+    let pm = app.page_path(&format!("/incidents/{}/postmortem", id(&inc)));
+    app.put(
+        &pm,
+        json!({"postmortem": {"body_draft": "## What happened\n\nA bad deploy."}}),
+    )
+    .await
+    .expect(200);
+    app.put(
+        &format!("{pm}/publish"),
+        json!({"postmortem": {"notify_subscribers": false}}),
+    )
+    .await
+    .expect(200);
+    app.put(
+        &pm,
+        json!({"postmortem": {"body_draft": "## What happened\n\nA bad deploy, rolled back."}}),
+    )
+    .await
+    .expect(200);
+    app.put(
+        &format!("{pm}/publish"),
+        json!({"postmortem": {"notify_subscribers": true}}),
+    )
+    .await
+    .expect(200);
+    let mails = sink.wait_for(4, WAIT).await;
+    let pms: Vec<_> = mails
+        .iter()
+        .filter(|m| m.subject().contains("API errors"))
+        .collect();
+    assert_eq!(
+        recipients(&pms.iter().map(|m| (*m).clone()).collect::<Vec<_>>()),
+        BTreeSet::from(["all@example.com".to_owned(), "api@example.com".to_owned()]),
+    );
+    assert!(pms[0].text().contains("rolled back"), "{}", pms[0].text());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 4, "nothing else was sent");
+}

@@ -327,7 +327,10 @@ async fn audience(n: usize, sink: &Arc<Sink>, smtp_port: u16) -> anyhow::Result<
         .await?;
         wait_for(sink, 1, Duration::from_secs(30)).await?;
         let (f, _) = sink.first_last();
-        latencies.push(f.map(|f| (f - t).as_secs_f64() * 1000.0).unwrap_or(f64::NAN));
+        latencies.push(
+            f.map(|f| (f - t).as_secs_f64() * 1000.0)
+                .unwrap_or(f64::NAN),
+        );
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
     let rss_after = peak_rss_mb(h.child.id());
@@ -352,8 +355,7 @@ async fn audience(n: usize, sink: &Arc<Sink>, smtp_port: u16) -> anyhow::Result<
 /// lettre alone, pooled, with as many connections, to the same sink.
 async fn reference(n: usize, sink: &Arc<Sink>, smtp_port: u16) -> anyhow::Result<()> {
     use lettre::{
-        AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-        transport::smtp::PoolConfig,
+        AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, transport::smtp::PoolConfig,
     };
     let connections: u32 = CONNECTIONS.parse().unwrap_or(8);
     let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
