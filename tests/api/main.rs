@@ -11,3 +11,4 @@ mod public;
 mod record;
 mod roles;
 mod subscribe_browser;
+mod templates;

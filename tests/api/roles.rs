@@ -123,6 +123,22 @@ async fn fixtures(app: &TestApp, tag: &str) -> HashMap<String, String> {
         .await
         .expect(201)
         .json();
+    let template = app
+        .post(
+            &app.page_path("/incident_templates"),
+            json!({"template": {"name": format!("Roles template {tag}"), "title": "{{incident.name}}", "body": "Looking."}}),
+        )
+        .await
+        .expect(201)
+        .json();
+    let template_group = app
+        .post(
+            &app.page_path("/incident_template_groups"),
+            json!({"template_group": {"name": format!("Roles group {tag}")}}),
+        )
+        .await
+        .expect(201)
+        .json();
     let token = app
         .post(
             &app.page_path("/api-tokens"),
@@ -141,6 +157,8 @@ async fn fixtures(app: &TestApp, tag: &str) -> HashMap<String, String> {
         ("subscriber_id".to_owned(), id(&subscriber)),
         ("tenant_id".to_owned(), id(&tenant)),
         ("delivery_id".to_owned(), delivery),
+        ("template_id".to_owned(), id(&template)),
+        ("template_group_id".to_owned(), id(&template_group)),
     ])
 }
 
@@ -305,6 +323,8 @@ async fn public_routes_need_no_token_and_admin_routes_refuse_none() {
         ("subscriber_id".to_owned(), "nonexistent5".to_owned()),
         ("tenant_id".to_owned(), "nonexistent6".to_owned()),
         ("delivery_id".to_owned(), "999999".to_owned()),
+        ("template_id".to_owned(), "nonexistent7".to_owned()),
+        ("template_group_id".to_owned(), "nonexistent8".to_owned()),
     ]);
     for op in &ops {
         assert!(

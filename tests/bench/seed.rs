@@ -81,6 +81,7 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
         updated_at: Set(now),
         derived_version: Set(0),
         link_secret: Set(None),
+        templates_seeded: Set(false),
     })
     .exec(&txn)
     .await?;

@@ -12,6 +12,7 @@ mod lifecycle;
 pub mod notify;
 mod rollup;
 mod status;
+pub mod template;
 pub mod text;
 pub mod uptime;
 

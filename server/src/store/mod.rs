@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod pages;
 pub mod seed;
 pub mod subscribers;
+pub mod templates;
 pub mod tenants;
 pub mod tokens;
 mod values;
@@ -148,6 +149,9 @@ impl Store {
         let (page_id, url) = pages::ensure(&txn, public_url, default_url, now).await?;
         if impact::derive_if_stale(&txn, &page_id).await? {
             tracing::info!("impact periods derived from every incident's record");
+        }
+        if templates::seed_once(&txn, &page_id, now).await? {
+            tracing::info!("added the shipped incident templates");
         }
         txn.commit().await?;
         let head = events::latest_seq(&db).await?;

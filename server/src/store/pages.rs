@@ -100,6 +100,7 @@ pub(super) async fn ensure(
                 updated_at: Set(now),
                 derived_version: Set(0),
                 link_secret: Set(None),
+                templates_seeded: Set(false),
             }
             .insert(db)
             .await?;

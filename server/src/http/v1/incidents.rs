@@ -211,6 +211,15 @@ pub struct IncidentBody {
     #[serde(default, deserialize_with = "lenient::opt_time")]
     pub next_update_due_at: Option<DateTime<Utc>>,
     pub custom_tweet: Option<String>,
+    /// Herald: fill name, body, status, components and the promise from this incident
+    /// template; fields given here win over the template's.
+    pub template_id: Option<String>,
+    /// Herald: the template's free variables (`{{vars.NAME}}`).
+    pub template_vars: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The template that filled the body (set by Herald, never read from a request).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub template_used: Option<String>,
 }
 
 impl Enveloped for IncidentBody {
@@ -316,7 +325,7 @@ impl IncidentBody {
             scheduled_auto_in_progress: self.scheduled_auto_in_progress,
             scheduled_auto_completed: self.scheduled_auto_completed,
             promise,
-            template: None,
+            template: self.template_used,
             custom_tweet: self.custom_tweet,
         })
     }
@@ -407,11 +416,74 @@ pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, 
     }))
 }
 
+/// Fills the body from its template, if it names one.
+async fn templated(
+    state: &AppState,
+    mut b: IncidentBody,
+    current: Option<&Incident>,
+) -> Result<IncidentBody, ApiError> {
+    let Some(id) = b.template_id.take() else {
+        if b.template_vars.is_some() {
+            return Err(ApiError::invalid(
+                "incident.template_vars",
+                "template_vars are given with a template_id",
+            ));
+        }
+        return Ok(b);
+    };
+    let mut named: Vec<ComponentId> = b
+        .components
+        .as_ref()
+        .map(|m| m.keys().cloned().map(ComponentId::from).collect())
+        .unwrap_or_default();
+    named.extend(
+        b.component_ids
+            .iter()
+            .flatten()
+            .cloned()
+            .map(ComponentId::from),
+    );
+    let now = state.clock.now();
+    let f = super::templates::fill(
+        state,
+        &id,
+        super::templates::Given {
+            name: b.name.as_deref(),
+            body: b.body.as_deref(),
+            status: b.status,
+            components: named,
+            next_update_in_minutes: b.next_update_in_minutes,
+            next_update_due_at: b.next_update_due_at,
+            scheduled_for: b.scheduled_for,
+            scheduled_until: b.scheduled_until,
+            started_at: b.started_at,
+            vars: b.template_vars.as_ref(),
+        },
+        current,
+        now,
+    )
+    .await?;
+    b.name = b.name.or(f.name);
+    b.body = b.body.or(f.body);
+    b.status = b.status.or(f.status);
+    if b.components.is_none() && b.component_ids.is_none() && !f.component_ids.is_empty() {
+        b.component_ids = Some(f.component_ids.iter().map(|c| c.to_string()).collect());
+    }
+    if b.next_update_due_at.is_none() {
+        b.next_update_due_at = f.promise;
+        b.next_update_in_minutes = None;
+    }
+    b.deliver_notifications = b.deliver_notifications.or(Some(f.deliver_notifications));
+    b.template_used = Some(f.template_name);
+    Ok(b)
+}
+
 pub async fn create(
     state: web::Data<AppState>,
     actor: Actor,
     Envelope(b): Envelope<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let b = templated(&state, b, None).await?;
     let c = b.into_changes()?;
     let (out, shown) = commit(&state, &actor, async |w| incidents::create(w, c).await)
         .await
@@ -443,6 +515,12 @@ pub async fn update(
     Envelope(b): Envelope<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = incident_id(path);
+    let b = if b.template_id.is_some() {
+        let current = incidents::get(state.store.db(), &id).await?;
+        templated(&state, b, Some(&current)).await?
+    } else {
+        templated(&state, b, None).await?
+    };
     let c = Command::Change(b.into_changes()?);
     let (out, shown) = command(&state, &actor, &id, c, IncidentBody::KEY).await?;
     let doc = render_one(&state, &out.incident).await?;

@@ -6,6 +6,7 @@ mod events;
 mod incidents;
 mod pages;
 mod subscribers;
+mod templates;
 pub(crate) mod tenants;
 mod tokens;
 
@@ -66,6 +67,7 @@ pub fn table() -> RouteTable {
     incidents::routes(&mut t);
     subscribers::routes(&mut t);
     tenants::routes(&mut t);
+    templates::routes(&mut t);
     deliveries::routes(&mut t);
 
     t.add(

@@ -19,6 +19,9 @@ pub struct Model {
     /// Signs the links in mails; made at first start, never shown.
     #[serde(default)]
     pub link_secret: Option<String>,
+    /// The shipped incident templates were added once.
+    #[serde(default)]
+    pub templates_seeded: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
