@@ -100,6 +100,8 @@ async fn start_sink() -> anyhow::Result<(Arc<Sink>, u16)> {
     let s = sink.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            // As real mail servers do: replies go out at once, not after a delayed ACK.
+            let _ = stream.set_nodelay(true);
             let s = s.clone();
             tokio::spawn(async move {
                 let _ = sink_session(stream, s).await;
@@ -219,17 +221,29 @@ impl Herald {
         Ok(r.json().await?)
     }
 
-    /// `herald_outbox_depth` from /metrics.
-    async fn outbox_depth(&self) -> f64 {
-        let text = match self.http.get(format!("{}/metrics", self.url)).send().await {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
+    /// Deliveries in the ledger for an incident (its `deliveries` counts).
+    async fn ledger(&self, incident: &str) -> u64 {
+        let v: Value = match self
+            .http
+            .get(format!(
+                "{}/v1/pages/{}/incidents/{incident}",
+                self.url, self.page
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+        {
+            Ok(r) => r.json().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
         };
-        text.lines()
-            .find(|l| l.starts_with("herald_outbox_depth "))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(f64::NAN)
+        fn sum(v: &Value) -> u64 {
+            match v {
+                Value::Number(n) => n.as_u64().unwrap_or(0),
+                Value::Object(o) => o.values().map(sum).sum(),
+                _ => 0,
+            }
+        }
+        sum(&v["deliveries"])
     }
 }
 
@@ -286,17 +300,19 @@ async fn audience(n: usize, sink: &Arc<Sink>, smtp_port: u16) -> anyhow::Result<
     sink.reset();
     let voice_id = voice["id"].as_str().unwrap_or_default().to_owned();
     let called = Instant::now();
-    h.post(
-        "/incidents",
-        json!({"incident": {"name": "Voice calls fail", "body": "We are investigating.",
+    let inc = h
+        .post(
+            "/incidents",
+            json!({"incident": {"name": "Voice calls fail", "body": "We are investigating.",
                             "components": {voice_id: "major_outage"}}}),
-    )
-    .await?;
+        )
+        .await?;
     let answered = called.elapsed();
+    let incident = inc["id"].as_str().unwrap_or_default().to_owned();
     let mut enqueued = None;
     let deadline = Instant::now() + Duration::from_secs(1800);
     while sink.accepted() < n as u64 {
-        if enqueued.is_none() && h.outbox_depth().await == 0.0 {
+        if enqueued.is_none() && h.ledger(&incident).await >= n as u64 {
             enqueued = Some(called.elapsed());
         }
         anyhow::ensure!(
@@ -304,7 +320,12 @@ async fn audience(n: usize, sink: &Arc<Sink>, smtp_port: u16) -> anyhow::Result<
             "only {} of {n} messages",
             sink.accepted()
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(if enqueued.is_none() {
+            50
+        } else {
+            200
+        }))
+        .await;
     }
     let (first, last) = sink.first_last();
     let first = first.map(|t| t - called).unwrap_or_default();
