@@ -21,6 +21,7 @@ pub struct Metrics {
     dead_letters: IntGauge,
     failed: IntGauge,
     quarantined: IntGauge,
+    overdue: IntGauge,
     /// Unix time of the delivery workers' last pass.
     pub heartbeat: IntGauge,
 }
@@ -87,6 +88,10 @@ impl Metrics {
             "quarantined_subscribers",
             "Subscribers set aside after repeated permanent failures",
         ));
+        let overdue = must(IntGauge::new(
+            "overdue_promises",
+            "Open incidents whose promised next update is late",
+        ));
         let heartbeat = must(IntGauge::new(
             "delivery_workers_heartbeat_timestamp_seconds",
             "When the delivery workers last went round their loop",
@@ -101,6 +106,7 @@ impl Metrics {
             Box::new(dead_letters.clone()),
             Box::new(failed.clone()),
             Box::new(quarantined.clone()),
+            Box::new(overdue.clone()),
             Box::new(heartbeat.clone()),
         ] {
             must(registry.register(c));
@@ -124,6 +130,7 @@ impl Metrics {
             dead_letters,
             failed,
             quarantined,
+            overdue,
             heartbeat,
         }
     }
@@ -147,6 +154,9 @@ impl Metrics {
                 .set(i64::try_from(d.dead).unwrap_or(i64::MAX));
             self.failed.set(i64::try_from(d.failed).unwrap_or(i64::MAX));
             self.quarantined.set(i64::try_from(q).unwrap_or(i64::MAX));
+        }
+        if let Ok(n) = crate::store::incidents::overdue_count(db, store.page_id(), now).await {
+            self.overdue.set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 

@@ -246,3 +246,130 @@ async fn hostile_templates_are_refused_when_saved_and_variables_are_escaped() {
         .await
         .expect(404);
 }
+
+/// The communication report on a real timeline: impact began at 20:04 UTC; updates at
+/// 22:01 (monitoring), 22:21, 22:53 (investigating), 23:08 (identified), 23:33
+/// (monitoring), each promising the next within 30 minutes, and 00:01 (resolved).
+#[tokio::test]
+async fn the_communication_report_counts_waits_gaps_and_kept_promises() {
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    };
+    let app = TestApp::spawn_at(at("2026-11-23T22:01:00Z")).await;
+    let voice = id(&app.create_component("Voice", None).await);
+    let inc = app
+        .create_incident(json!({"name": "Calls drop", "status": "monitoring",
+                                "body": "A fix is rolling out.",
+                                "started_at": "2026-11-23T20:04:00Z",
+                                "components": {voice: "major_outage"},
+                                "next_update_in_minutes": 30}))
+        .await;
+    for (time, status) in [
+        ("2026-11-23T22:21:00Z", "investigating"),
+        ("2026-11-23T22:53:00Z", "investigating"),
+        ("2026-11-23T23:08:00Z", "identified"),
+        ("2026-11-23T23:33:00Z", "monitoring"),
+    ] {
+        app.clock.set(at(time));
+        app.update_incident(
+            &id(&inc),
+            json!({"status": status, "body": format!("Still on it ({status})."),
+                   "next_update_in_minutes": 30}),
+        )
+        .await;
+    }
+    app.clock.set(at("2026-11-24T00:01:00Z"));
+    app.update_incident(
+        &id(&inc),
+        json!({"status": "resolved", "body": "Resolved."}),
+    )
+    .await;
+    let r = app
+        .get(&app.page_path("/reports/communication?from=2026-11-23&to=2026-11-24"))
+        .await
+        .expect(200)
+        .json();
+    let one = &r["incidents"][0];
+    assert_eq!(one["first_update_minutes"], 117, "{r}");
+    assert_eq!(one["gaps_minutes"], json!([20, 32, 15, 25, 28]), "{r}");
+    assert_eq!(one["worst_gap_minutes"], 32);
+    assert_eq!(one["promises_kept"], 4);
+    assert_eq!(one["promises_missed"], 1);
+    assert_eq!(r["total"]["incidents"], 1);
+    assert_eq!(r["total"]["median_first_update_minutes"], 117);
+    assert_eq!(r["total"]["worst_gap_minutes"], 32);
+    assert_eq!(r["total"]["promises_kept_share"], 0.8);
+    // Outside the range: nothing; a bad date: a clear error.
+    let none = app
+        .get(&app.page_path("/reports/communication?from=2026-11-24&to=2026-11-25"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(none["total"]["incidents"], 0);
+    assert_eq!(none["total"]["promises_kept_share"], Value::Null);
+    let bad = app
+        .get(&app.page_path("/reports/communication?from=yesterday"))
+        .await
+        .expect(422)
+        .json();
+    assert_eq!(bad["error"]["field"], "from", "{bad}");
+}
+
+/// A late promise shows: on the incident, in `unresolved?overdue=true`, in /metrics.
+#[tokio::test]
+async fn overdue_promises_are_visible() {
+    let start = DateTime::parse_from_rfc3339("2026-11-23T22:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    let app = TestApp::spawn_at(start).await;
+    let late = app
+        .create_incident(json!({"name": "Late", "next_update_in_minutes": 30}))
+        .await;
+    let on_time = app
+        .create_incident(json!({"name": "On time", "next_update_in_minutes": 90}))
+        .await;
+    assert_eq!(late["next_update_overdue"], false);
+    app.clock.advance(chrono::Duration::minutes(31));
+    let got = app
+        .get(&app.page_path(&format!("/incidents/{}", id(&late))))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(got["next_update_overdue"], true, "{got}");
+    let list = app
+        .get(&app.page_path("/incidents/unresolved?overdue=true"))
+        .await
+        .expect(200)
+        .json();
+    let ids: Vec<String> = list
+        .as_array()
+        .map(|a| a.iter().map(id).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, [id(&late)], "{list}");
+    let all = app
+        .get(&app.page_path("/incidents/unresolved"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(all.as_array().map(Vec::len), Some(2));
+    assert!(all.as_array().is_some_and(|a| {
+        a.iter()
+            .any(|i| i["id"] == on_time["id"] && i["next_update_overdue"] == false)
+    }));
+    let metrics = app.public("/metrics").await.text;
+    assert!(metrics.contains("herald_overdue_promises 1"), "{metrics}");
+    // Posting the update keeps the promise again.
+    app.update_incident(
+        &id(&late),
+        json!({"body": "Still working.", "next_update_in_minutes": 30}),
+    )
+    .await;
+    let list = app
+        .get(&app.page_path("/incidents/unresolved?overdue=true"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(list, json!([]));
+}

@@ -2,6 +2,7 @@
 //! to components, events, impact and the page roll-up. No database, no HTTP, no clock:
 //! callers pass `now`.
 
+pub mod communication;
 pub mod component;
 pub mod events;
 pub mod holds;

@@ -288,6 +288,9 @@ pub struct IncidentV1 {
     pub reminder_intervals: Option<String>,
     /// Herald: when the next update is promised, while the incident is open.
     pub next_update_due_at: Option<String>,
+    /// Herald: the promised update is late (set by the manage API, which knows the time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_update_overdue: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,6 +390,7 @@ pub fn incident_doc(
             postmortem_published_at: ctx.ts_opt(i.postmortem_published_at),
             reminder_intervals: None,
             next_update_due_at: ctx.ts_opt(i.next_update_due_at),
+            next_update_overdue: None,
         }),
     }
 }

@@ -334,12 +334,24 @@ impl IncidentBody {
 /// The most components one request may name (more than any page has).
 const MAX_NAMED: usize = crate::domain::component::MAX_MEMBERS;
 
+/// Whether `i`'s promised update is late at `now`.
+fn overdue(i: &Incident, now: DateTime<Utc>) -> bool {
+    i.status.is_open() && i.next_update_due_at.is_some_and(|d| d < now)
+}
+
 async fn render(state: &AppState, incidents: &[Incident]) -> Result<Vec<IncidentDoc>, ApiError> {
     let view = View::load(state).await?;
     let index = view.index();
+    let now = state.clock.now();
     Ok(incidents
         .iter()
-        .map(|i| incident_doc(i, &index, &view.ctx, Flavor::Manage))
+        .map(|i| {
+            let mut doc = incident_doc(i, &index, &view.ctx, Flavor::Manage);
+            if let Some(v1) = doc.v1.as_mut() {
+                v1.next_update_overdue = Some(overdue(i, now));
+            }
+            doc
+        })
         .collect())
 }
 
@@ -356,6 +368,25 @@ async fn listing(
     paging: &Paging,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = paging.window();
+    if paging.overdue == Some(true) && filter == Filter::Unresolved {
+        // Open incidents are few: filter them all, then take the page.
+        let now = state.clock.now();
+        let late: Vec<Incident> = incidents::list(
+            state.store.db(),
+            state.store.page_id(),
+            filter,
+            paging.query()?,
+            10_000,
+            0,
+        )
+        .await?
+        .into_iter()
+        .filter(|i| overdue(i, now))
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(100))
+        .collect();
+        return Ok(ok(&render(state, &late).await?));
+    }
     let all = incidents::list(
         state.store.db(),
         state.store.page_id(),

@@ -5,6 +5,7 @@ mod deliveries;
 mod events;
 mod incidents;
 mod pages;
+mod reports;
 mod subscribers;
 mod templates;
 pub(crate) mod tenants;
@@ -68,6 +69,7 @@ pub fn table() -> RouteTable {
     subscribers::routes(&mut t);
     tenants::routes(&mut t);
     templates::routes(&mut t);
+    reports::routes(&mut t);
     deliveries::routes(&mut t);
 
     t.add(
@@ -210,6 +212,9 @@ pub(super) struct Paging {
     pub per_page: Option<u64>,
     pub limit: Option<u64>,
     pub q: Option<String>,
+    /// Unresolved incidents only: those whose promised update is late.
+    #[serde(default, deserialize_with = "crate::http::lenient::opt_bool")]
+    pub overdue: Option<bool>,
 }
 
 /// The longest search text.

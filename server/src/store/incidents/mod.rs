@@ -5,7 +5,7 @@
 mod read;
 mod write;
 
-pub use read::{Filter, count, get, get_many, list};
+pub use read::{Filter, count, get, get_many, list, overdue_count, started_between};
 pub use write::{apply, create};
 
 pub use crate::domain::incident::{Changes, Command, Outcome, PostmortemAction, Promise};

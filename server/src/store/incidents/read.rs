@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr},
@@ -119,6 +121,44 @@ pub async fn list(
         .all(db)
         .await?;
     assemble(db, models).await
+}
+
+/// Incidents (not maintenances) whose impact began in `[from, to)`, oldest first, at
+/// most `limit`.
+pub async fn started_between(
+    db: &impl ConnectionTrait,
+    page_id: &PageId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Incident>> {
+    let models = incidents::Entity::find()
+        .filter(incidents::Column::PageId.eq(page_id.clone()))
+        .filter(incidents::Column::ScheduledFor.is_null())
+        .filter(incidents::Column::StartedAt.gte(from))
+        .filter(incidents::Column::StartedAt.lt(to))
+        .order_by_asc(incidents::Column::StartedAt)
+        .order_by_asc(incidents::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    assemble(db, models).await
+}
+
+/// Open incidents whose promised next update is due before `now`.
+pub async fn overdue_count(
+    db: &impl ConnectionTrait,
+    page_id: &PageId,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    use IncidentStatus::*;
+    use sea_orm::PaginatorTrait;
+    Ok(incidents::Entity::find()
+        .filter(incidents::Column::PageId.eq(page_id.clone()))
+        .filter(incidents::Column::Status.is_in([Investigating, Identified, Monitoring]))
+        .filter(incidents::Column::NextUpdateDueAt.lt(now))
+        .count(db)
+        .await?)
 }
 
 /// How many incidents and maintenances the page has.
