@@ -270,8 +270,11 @@ async fn manage_api_objects_have_statuspages_keys() {
         )
         .await;
     // Herald adds the promised next update (and the template an update came from).
-    let herald_incident: std::collections::BTreeSet<String> =
-        ["next_update_due_at".to_owned()].into();
+    let herald_incident: std::collections::BTreeSet<String> = [
+        "next_update_due_at".to_owned(),
+        "next_update_overdue".to_owned(),
+    ]
+    .into();
     let herald_update: std::collections::BTreeSet<String> =
         ["next_update_due_at".to_owned(), "template".to_owned()].into();
     for (mine, theirs) in [

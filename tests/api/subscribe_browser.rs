@@ -92,13 +92,20 @@ impl Drop for Driver {
     }
 }
 
-async fn text_of(b: &Client) -> String {
-    b.find(Locator::Css("main"))
-        .await
-        .unwrap_or_else(|e| panic!("main: {e}"))
-        .text()
-        .await
-        .unwrap_or_default()
+/// The page's text once it contains `needle` (a click that submits a form returns
+/// before the next page is there), or what it shows after the wait.
+async fn text_with(b: &Client, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = match b.find(Locator::Css("main")).await {
+            Ok(m) => m.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(needle) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn click(b: &Client, css: &str) {
@@ -164,7 +171,7 @@ async fn flow(app: &TestApp, sink: &Sink, b: &Client, api: &str, web: &str) -> R
         .await
         .map_err(e("typing"))?;
     click(b, "form button[type=submit]").await;
-    let refused = text_of(b).await;
+    let refused = text_with(b, "Please enter one email address").await;
     assert!(
         refused.contains("Please enter one email address"),
         "{refused}"
@@ -185,7 +192,7 @@ async fn flow(app: &TestApp, sink: &Sink, b: &Client, api: &str, web: &str) -> R
         .await
         .map_err(e("tick API"))?;
     click(b, "form button[type=submit]").await;
-    let sent = text_of(b).await;
+    let sent = text_with(b, "confirmation link is on its way").await;
     assert!(sent.contains("confirmation link is on its way"), "{sent}");
 
     // The confirmation mail, and its link opened in the browser.
@@ -195,9 +202,13 @@ async fn flow(app: &TestApp, sink: &Sink, b: &Client, api: &str, web: &str) -> R
         .link(&format!("{}/subscribe/confirm?", app.base))
         .ok_or("no confirmation link")?;
     b.goto(&confirm).await.map_err(e("confirm link"))?;
-    assert!(text_of(b).await.contains("Confirm to start receiving them"));
+    assert!(
+        text_with(b, "Confirm to start receiving them")
+            .await
+            .contains("Confirm to start receiving them")
+    );
     click(b, "form button[type=submit]").await;
-    let confirmed = text_of(b).await;
+    let confirmed = text_with(b, "Every mail has a link").await;
     assert!(confirmed.contains("ada@example.com"), "{confirmed}");
     let subs = app
         .get(&app.page_path("/subscribers?q=ada@example.com"))
@@ -216,7 +227,11 @@ async fn flow(app: &TestApp, sink: &Sink, b: &Client, api: &str, web: &str) -> R
         .link(&format!("{}/subscription?", app.base))
         .ok_or_else(|| format!("no manage link in {}", mails[1].text()))?;
     b.goto(&manage).await.map_err(e("manage link"))?;
-    assert!(text_of(b).await.contains("ada@example.com"));
+    assert!(
+        text_with(b, "ada@example.com")
+            .await
+            .contains("ada@example.com")
+    );
     let api_box = checkbox(b, api).await;
     assert_eq!(
         api_box.prop("checked").await.map_err(e("checked"))?,
@@ -229,7 +244,7 @@ async fn flow(app: &TestApp, sink: &Sink, b: &Client, api: &str, web: &str) -> R
         .await
         .map_err(e("tick Dashboard"))?;
     click(b, "form[action$='/subscription'] button[type=submit]").await;
-    assert!(text_of(b).await.contains("Saved."));
+    assert!(text_with(b, "Saved.").await.contains("Saved."));
     let got = app
         .get(&app.page_path(&format!("/subscribers/{}", id(&sub))))
         .await
@@ -244,7 +259,7 @@ async fn flow(app: &TestApp, sink: &Sink, b: &Client, api: &str, web: &str) -> R
 
     // Unsubscribe from the same page.
     click(b, "form[action$='/unsubscribe'] button[type=submit]").await;
-    let left = text_of(b).await;
+    let left = text_with(b, "No more status updates will go to").await;
     assert!(left.contains("No more status updates will go to"), "{left}");
     let got = app
         .get(&app.page_path(&format!("/subscribers/{}", id(&sub))))
