@@ -10,6 +10,7 @@ mod m20261201_000003_add_read_indexes;
 mod m20261201_000004_add_update_ordinal;
 mod m20261202_000001_add_impact_periods;
 mod m20261202_000002_add_notifications;
+mod m20261202_000003_add_webhooks;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_add_update_ordinal::Migration),
             Box::new(m20261202_000001_add_impact_periods::Migration),
             Box::new(m20261202_000002_add_notifications::Migration),
+            Box::new(m20261202_000003_add_webhooks::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ mod rollup;
 mod status;
 pub mod text;
 pub mod uptime;
+pub mod webhook;
 
 pub use component::{Component, StatusChange};
 pub use events::Event;

@@ -84,6 +84,10 @@ pub struct TenantDoc {
     pub group_ids: Vec<ComponentId>,
     pub created_at: String,
     pub updated_at: String,
+    /// Herald: the signing secrets (`whsec_...`) of webhooks this request added, by URL;
+    /// shown only here, once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secrets: Option<std::collections::BTreeMap<String, String>>,
 }
 
 fn doc(view: &View, t: Tenant) -> TenantDoc {
@@ -108,6 +112,8 @@ fn doc(view: &View, t: Tenant) -> TenantDoc {
         group_ids: groups,
         created_at: view.ctx.ts(t.created_at),
         updated_at: view.ctx.ts(t.updated_at),
+        signing_secrets: (!t.fresh_secrets.is_empty())
+            .then(|| t.fresh_secrets.iter().cloned().collect()),
     }
 }
 
