@@ -10,3 +10,4 @@ mod protocol;
 mod public;
 mod record;
 mod roles;
+mod webhooks;

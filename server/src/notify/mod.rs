@@ -84,7 +84,11 @@ fn recipient_hash(recipient: &str) -> String {
 }
 
 /// The mail telling an endpoint's owner that it is failing, or paused.
-fn owner_notice(page: &PageFacts, s: &entity::subscribers::Model, paused: bool) -> compose::Rendered {
+fn owner_notice(
+    page: &PageFacts,
+    s: &entity::subscribers::Model,
+    paused: bool,
+) -> compose::Rendered {
     let url = s.endpoint.as_deref().unwrap_or_default();
     let (subject, what) = if paused {
         (

@@ -34,9 +34,8 @@ impl Resolve for Guard {
         let allow = self.allow.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let ok = allowed(&host, &found, &allow)
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
             Ok(Box::new(ok.into_iter()) as Addrs)
@@ -93,8 +92,7 @@ pub async fn check_endpoint(raw: &str, allow: &[IpNet]) -> Result<(), Refused> {
     check_url(&url, allow)?;
     if let Some(url::Host::Domain(host)) = url.host() {
         let port = url.port_or_known_default().unwrap_or(443);
-        let lookup =
-            tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((host, port))).await;
+        let lookup = tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((host, port))).await;
         if let Ok(Ok(found)) = lookup {
             let found: Vec<SocketAddr> = found.collect();
             if !found.is_empty() {
@@ -189,7 +187,10 @@ impl Hooks {
         let excerpt = excerpt(res).await;
         let code = i32::from(status.as_u16());
         let said = |what: &str| match excerpt.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-            Some(e) => format!("HTTP {code} {what}: {}", e.chars().take(200).collect::<String>()),
+            Some(e) => format!(
+                "HTTP {code} {what}: {}",
+                e.chars().take(200).collect::<String>()
+            ),
             None => format!("HTTP {code} {what}"),
         };
         let outcome = if status.is_success() {

@@ -12,12 +12,12 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::endpoints;
 use super::{
     Result,
     entity::{deliveries, delivery_attempts as attempts, subscribers},
     outbox::{skip_locked, statement},
 };
-use super::endpoints;
 use crate::domain::notify::{self, AfterFailure};
 use crate::domain::webhook;
 use crate::domain::{
@@ -281,6 +281,17 @@ pub async fn finish(
         let d = &a.delivery;
         let attempts = d.attempts + 1;
         let hook = d.channel != Channel::Email;
+        // An endpoint's next try: its schedule, or later if it asked (`Retry-After`).
+        let hook_next = {
+            let wait = webhook::retry_delay(attempts, jitter());
+            let wait = match &a.outcome {
+                Outcome::RetryAfter(_, after) => {
+                    Ord::max(wait, Ord::min(*after, webhook::longest_retry_after()))
+                }
+                _ => wait,
+            };
+            now + wait
+        };
         let failing = match &a.outcome {
             Outcome::Temporary(_) | Outcome::RetryAfter(..) | Outcome::Permanent(_) if hook => {
                 let f = endpoints::failed(
@@ -288,8 +299,8 @@ pub async fn finish(
                     d.channel,
                     &d.recipient,
                     now,
-                    webhook::warn_after(),
-                    webhook::pause_after(),
+                    d.due_since,
+                    hook_next - d.due_since > notify::retry_budget(),
                 )
                 .await?;
                 if let Some(sid) = &d.subscriber_id
@@ -303,14 +314,7 @@ pub async fn finish(
         };
         let (state, next, error) = match &a.outcome {
             Outcome::Temporary(e) | Outcome::RetryAfter(e, _) if hook => {
-                let wait = webhook::retry_delay(attempts, jitter());
-                let wait = match &a.outcome {
-                    Outcome::RetryAfter(_, after) => {
-                        Ord::max(wait, Ord::min(*after, webhook::longest_retry_after()))
-                    }
-                    _ => wait,
-                };
-                let next = now + wait;
+                let next = hook_next;
                 if failing.paused || next - d.due_since <= notify::retry_budget() {
                     f.retrying += 1;
                     (DeliveryState::Retrying, next, e.clone())

@@ -13,7 +13,7 @@ use super::{
     entity::{deliveries, endpoints},
     outbox::{skip_locked, statement},
 };
-use crate::domain::{Channel, DeliveryState};
+use crate::domain::{Channel, DeliveryState, webhook};
 
 /// The channels that go to endpoints.
 pub const CHANNELS: &[Channel] = &[
@@ -187,20 +187,30 @@ pub struct Failing {
     pub paused: bool,
 }
 
-/// An attempt failed: the streak starts (or goes on); after `warn_after` the owner is
-/// told, after `pause_after` the endpoint is paused.
+/// An attempt of a delivery due since `due_since` failed: the endpoint's streak starts
+/// (or goes on); after [`webhook::warn_after`] its owner is told; after
+/// [`webhook::pause_after`], or when the delivery's retry budget runs out
+/// (`out_of_budget`) while the endpoint has failed all along, it is paused rather than
+/// its deliveries given up.
 pub async fn failed(
     db: &impl ConnectionTrait,
     channel: Channel,
     url: &str,
     now: DateTime<Utc>,
-    warn_after: Duration,
-    pause_after: Duration,
+    due_since: DateTime<Utc>,
+    out_of_budget: bool,
 ) -> Result<Failing> {
     let e = get_or_make(db, channel, url, now).await?;
     let since = e.failing_since.unwrap_or(now);
-    let warn = e.warned_at.is_none() && now - since >= warn_after;
-    let paused_now = e.paused_at.is_none() && now - since >= pause_after;
+    let warn = e.warned_at.is_none() && now - since >= webhook::warn_after();
+    // A delivery out of budget on an endpoint that has not taken anything for half the
+    // budget or more (since it was due, or at least a day and a half): the endpoint is
+    // down rather than refusing this one delivery, so it is paused and nothing is lost.
+    let down_all_along = out_of_budget
+        && (since <= due_since + Duration::minutes(5)
+            || now - since >= crate::domain::notify::retry_budget() / 2);
+    let paused_now =
+        e.paused_at.is_none() && (now - since >= webhook::pause_after() || down_all_along);
     let mut m: endpoints::ActiveModel = e.clone().into();
     m.failing_since = Set(Some(since));
     if warn {
@@ -233,7 +243,10 @@ pub async fn resume(
         };
         let since = e.failing_since.or(e.paused_at);
         endpoints::Entity::update_many()
-            .col_expr(endpoints::Column::PausedAt, Expr::value(None::<DateTime<Utc>>))
+            .col_expr(
+                endpoints::Column::PausedAt,
+                Expr::value(None::<DateTime<Utc>>),
+            )
             .col_expr(
                 endpoints::Column::FailingSince,
                 Expr::value(None::<DateTime<Utc>>),
@@ -260,10 +273,10 @@ pub async fn resume(
             // What died while the endpoint was failing is sent too, in its place.
             q = q.filter(
                 sea_orm::Condition::any()
-                    .add(deliveries::Column::State.is_in([
-                        DeliveryState::Retrying,
-                        DeliveryState::Pending,
-                    ]))
+                    .add(
+                        deliveries::Column::State
+                            .is_in([DeliveryState::Retrying, DeliveryState::Pending]),
+                    )
                     .add(
                         sea_orm::Condition::all()
                             .add(deliveries::Column::State.eq(DeliveryState::Dead))

@@ -527,7 +527,10 @@ pub async fn rotate_secret(w: &mut Write, id: &SubscriberId) -> Result<(Subscrib
     let now = w.now();
     let fresh = crate::domain::webhook::new_secret();
     subscribers::Entity::update_many()
-        .col_expr(subscribers::Column::SigningSecret, Expr::value(Some(fresh.clone())))
+        .col_expr(
+            subscribers::Column::SigningSecret,
+            Expr::value(Some(fresh.clone())),
+        )
         .col_expr(
             subscribers::Column::PreviousSecret,
             Expr::value(s.row.signing_secret.clone()),

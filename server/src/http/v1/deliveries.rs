@@ -181,7 +181,10 @@ fn time(field: &str, v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::
         Some(v) => chrono::DateTime::parse_from_rfc3339(v)
             .map(|t| Some(t.with_timezone(&chrono::Utc)))
             .map_err(|_| {
-                ApiError::invalid(field, format!("{field} must be an RFC 3339 time, got '{v}'"))
+                ApiError::invalid(
+                    field,
+                    format!("{field} must be an RFC 3339 time, got '{v}'"),
+                )
             }),
     }
 }
