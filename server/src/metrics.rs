@@ -1,14 +1,15 @@
 //! `/metrics` in the Prometheus text format, every name prefixed `herald_`: HTTP requests
 //! and their durations, the delivery machinery (outbox depth, the age of the oldest
 //! pending delivery, deliveries by channel and result, retries, dead letters, quarantined
-//! subscribers, the workers' heartbeat) and the process (memory, CPU, file descriptors).
+//! subscribers, paused webhook endpoints, the workers' heartbeat; webhook and chat
+//! deliveries are counted under their channel) and the process (memory, CPU, file descriptors).
 
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
-use crate::store::{Store, deliveries, outbox, subscribers};
+use crate::store::{Store, deliveries, endpoints, outbox, subscribers};
 
 pub struct Metrics {
     registry: Registry,
@@ -21,6 +22,7 @@ pub struct Metrics {
     dead_letters: IntGauge,
     failed: IntGauge,
     quarantined: IntGauge,
+    endpoints_paused: IntGauge,
     /// Unix time of the delivery workers' last pass.
     pub heartbeat: IntGauge,
 }
@@ -87,6 +89,10 @@ impl Metrics {
             "quarantined_subscribers",
             "Subscribers set aside after repeated permanent failures",
         ));
+        let endpoints_paused = must(IntGauge::new(
+            "webhook_endpoints_paused",
+            "Webhook and chat endpoints paused after failing for days",
+        ));
         let heartbeat = must(IntGauge::new(
             "delivery_workers_heartbeat_timestamp_seconds",
             "When the delivery workers last went round their loop",
@@ -101,6 +107,7 @@ impl Metrics {
             Box::new(dead_letters.clone()),
             Box::new(failed.clone()),
             Box::new(quarantined.clone()),
+            Box::new(endpoints_paused.clone()),
             Box::new(heartbeat.clone()),
         ] {
             must(registry.register(c));
@@ -124,6 +131,7 @@ impl Metrics {
             dead_letters,
             failed,
             quarantined,
+            endpoints_paused,
             heartbeat,
         }
     }
@@ -147,6 +155,10 @@ impl Metrics {
                 .set(i64::try_from(d.dead).unwrap_or(i64::MAX));
             self.failed.set(i64::try_from(d.failed).unwrap_or(i64::MAX));
             self.quarantined.set(i64::try_from(q).unwrap_or(i64::MAX));
+        }
+        if let Ok(p) = endpoints::paused(db).await {
+            self.endpoints_paused
+                .set(i64::try_from(p).unwrap_or(i64::MAX));
         }
     }
 

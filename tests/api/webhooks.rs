@@ -284,6 +284,17 @@ async fn chat_apps_get_their_own_format_and_filters_hold() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(rx.requests("/gone").len(), 1);
+    // Counted in the metrics under their channel.
+    let text = app.public("/metrics").await.expect(200).text;
+    for line in [
+        "herald_deliveries_total{channel=\"slack\",result=\"delivered\"} 1",
+        "herald_deliveries_total{channel=\"discord\",result=\"delivered\"} 1",
+        "herald_deliveries_total{channel=\"teams\",result=\"delivered\"} 1",
+        "herald_deliveries_total{channel=\"webhook\",result=\"failed\"} 1",
+        "herald_webhook_endpoints_paused 0",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
     // A webhook following another component hears nothing.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(rx.requests("/other").is_empty());
@@ -361,6 +372,8 @@ async fn an_endpoint_down_for_days_is_paused_its_owner_mailed_and_it_resumes_in_
         }
     }
     assert!(paused, "the endpoint was not paused");
+    let text = app.public("/metrics").await.expect(200).text;
+    assert!(text.contains("herald_webhook_endpoints_paused 1"), "{text}");
     // Nothing given up: the deliveries wait.
     let l = app.deliveries("channel=webhook").await;
     assert!(l.iter().all(|d| d["state"] != "dead"), "{l:?}");
