@@ -206,7 +206,7 @@ async fn check_webhooks(state: &AppState, b: &TenantBody) -> Result<(), ApiError
             .await
             .map_err(|r| {
                 ApiError::invalid(
-                    &format!("tenant.webhooks.{n}"),
+                    format!("tenant.webhooks.{n}"),
                     format!("endpoint refused: {r}"),
                 )
             })?;
