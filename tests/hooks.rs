@@ -53,6 +53,8 @@ struct Endpoint {
 struct State {
     endpoints: HashMap<String, Endpoint>,
     received: Vec<Received>,
+    /// How long every answer takes (a slow receiver).
+    delay: Duration,
 }
 
 pub struct Receiver {
@@ -91,6 +93,10 @@ async fn receive(
             .unwrap_or_default()
             .to_owned()
     };
+    let delay = lock(&state).delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let path = req.path().to_owned();
     let id = header("webhook-id");
     let timestamp = header("webhook-timestamp");
@@ -204,6 +210,16 @@ impl Receiver {
             .entry(path.to_owned())
             .or_default()
             .retry_after = Some(value.to_owned());
+    }
+
+    /// Makes every answer take `delay`.
+    pub fn slow(&self, delay: Duration) {
+        lock(&self.state).delay = delay;
+    }
+
+    /// Every request, in arrival order.
+    pub fn all(&self) -> Vec<Received> {
+        lock(&self.state).received.clone()
     }
 
     /// Every request to `path`, in arrival order.

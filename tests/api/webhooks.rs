@@ -496,3 +496,105 @@ async fn secrets_rotate_with_both_signatures_for_a_day() {
     assert_eq!(got[1].signature.split(' ').count(), 1);
     assert!(got[1].verified);
 }
+
+#[tokio::test]
+async fn a_sigkill_in_the_middle_of_a_fanout_to_a_thousand_endpoints_loses_nothing() {
+    use crate::ops::Server;
+    use futures_util::StreamExt;
+    const N: usize = 1_000;
+    let rx = Receiver::start().await;
+    rx.slow(Duration::from_millis(20));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = match crate::ops::postgres() {
+        Some(_) => herald_tests::fresh_postgres().await,
+        None => herald_tests::sqlite_in(dir.path()),
+    };
+    let env = [
+        ("HERALD_DATABASE_URL", db.as_str()),
+        ("HERALD_WEBHOOK_ALLOW", "127.0.0.0/8"),
+    ];
+    let server = Server::start(dir.path(), &env).await;
+    let token = server.admin_token();
+    let client = reqwest::Client::new();
+    let base = server.url.clone();
+    let pages: Value = client
+        .get(format!("{base}/v1/pages"))
+        .header("Authorization", format!("OAuth {token}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let page = pages[0]["id"].as_str().unwrap_or_default().to_owned();
+    let made: Vec<u16> = futures_util::stream::iter(0..N)
+        .map(|n| {
+            let (client, base, token, page) = (&client, &base, &token, &page);
+            let url = rx.url(&format!("/e{n}"));
+            async move {
+                client
+                    .post(format!("{base}/v1/pages/{page}/subscribers"))
+                    .header("Authorization", format!("OAuth {token}"))
+                    .json(&json!({"subscriber": {"endpoint": url, "email": "owner@example.com"}}))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(made.iter().all(|s| *s == 201), "{made:?}");
+    client
+        .post(format!("{base}/v1/pages/{page}/incidents"))
+        .header("Authorization", format!("OAuth {token}"))
+        .json(&json!({"incident": {"name": "Fan-out", "body": "Everyone hears of this."}}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Kill it mid-way.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while rx.all().len() < N / 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fan-out did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut server = server;
+    server.signal("KILL");
+    server.wait(10).await;
+    let at_kill = rx.all().len();
+    assert!(at_kill < N, "the fan-out ended before the kill ({at_kill})");
+    let _again = Server::start(dir.path(), &env).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let got: std::collections::HashSet<String> = rx.all().into_iter().map(|r| r.path).collect();
+        if got.len() == N {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {N} endpoints reached",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = rx.all();
+    let mut ids: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for r in &all {
+        ids.entry(r.path.clone()).or_default().push(r.id.clone());
+    }
+    let repeats = all.len() - N;
+    // Only what was in flight at the kill (one claimed batch) is sent twice, with its id.
+    assert!(repeats <= 64, "{repeats} repeats");
+    assert!(
+        ids.values().all(|v| v.iter().all(|i| i == &v[0])),
+        "a repeat carried another webhook-id"
+    );
+    eprintln!(
+        "fan-out to {N} endpoints: {at_kill} before SIGKILL, {repeats} repeated after restart"
+    );
+}
