@@ -30,6 +30,8 @@ pub struct Received {
     pub verified: bool,
     /// The status answered.
     pub answered: u16,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -125,6 +127,7 @@ async fn receive(
         raw: body.to_vec(),
         verified,
         answered,
+        at: std::time::Instant::now(),
     });
     let mut res = HttpResponse::build(
         actix_web::http::StatusCode::from_u16(answered).unwrap_or(actix_web::http::StatusCode::OK),
@@ -220,6 +223,22 @@ impl Receiver {
     /// Every request, in arrival order.
     pub fn all(&self) -> Vec<Received> {
         lock(&self.state).received.clone()
+    }
+
+    /// How many requests arrived, and the first and last arrival.
+    pub fn arrivals(
+        &self,
+    ) -> (
+        usize,
+        Option<std::time::Instant>,
+        Option<std::time::Instant>,
+    ) {
+        let s = lock(&self.state);
+        (
+            s.received.len(),
+            s.received.first().map(|r| r.at),
+            s.received.last().map(|r| r.at),
+        )
     }
 
     /// Every request to `path`, in arrival order.
