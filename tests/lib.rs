@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 #[path = "smtp.rs"]
 pub mod smtp;
 
+#[path = "hooks.rs"]
+pub mod hooks;
+
 pub struct TestApp {
     pub base: String,
     pub page_id: String,
@@ -459,5 +462,23 @@ impl TestApp {
         .await
         .expect(201)
         .json()
+    }
+}
+
+impl TestApp {
+    /// Starts a server on a manual clock standing at `start` that may send to loopback
+    /// endpoints (`HERALD_WEBHOOK_ALLOW=127.0.0.0/8`) and mails `sink` if given.
+    pub async fn spawn_hooks_at(
+        start: chrono::DateTime<Utc>,
+        sink: Option<&smtp::Sink>,
+    ) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let database_url = fresh_database(dir.path()).await;
+        let url = sink.map(smtp::Sink::url);
+        Self::start(dir, database_url, Clock::manual(start), move |s| {
+            s.smtp_url = url;
+            s.webhook_allow = "127.0.0.0/8".into();
+        })
+        .await
     }
 }

@@ -10,6 +10,7 @@ mod m20261201_000003_add_read_indexes;
 mod m20261201_000004_add_update_ordinal;
 mod m20261202_000001_add_impact_periods;
 mod m20261202_000002_add_notifications;
+mod m20261202_000003_add_webhooks;
 mod m20261202_000004_add_templates;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_add_update_ordinal::Migration),
             Box::new(m20261202_000001_add_impact_periods::Migration),
             Box::new(m20261202_000002_add_notifications::Migration),
+            Box::new(m20261202_000003_add_webhooks::Migration),
             Box::new(m20261202_000004_add_templates::Migration),
         ]
     }

@@ -85,6 +85,11 @@ pub struct Settings {
     /// Seconds a worker holds a delivery it is sending before others may take it over
     /// (`HERALD_DELIVERY_LEASE_SECS`).
     pub delivery_lease_secs: u64,
+    /// Address ranges (comma-separated CIDRs or addresses, such as `10.1.0.0/16`) that
+    /// webhook and chat endpoints may resolve to although they are loopback, private,
+    /// link-local or otherwise not public (`HERALD_WEBHOOK_ALLOW`; empty by default: only
+    /// public addresses). Checked at every attempt, after DNS.
+    pub webhook_allow: String,
 }
 
 impl Default for Settings {
@@ -116,6 +121,7 @@ impl Default for Settings {
             dkim_domain: None,
             delivery_concurrency: 16,
             delivery_lease_secs: 60,
+            webhook_allow: String::new(),
         }
     }
 }
@@ -162,6 +168,7 @@ impl fmt::Debug for Settings {
             .field("dkim_domain", &self.dkim_domain)
             .field("delivery_concurrency", &self.delivery_concurrency)
             .field("delivery_lease_secs", &self.delivery_lease_secs)
+            .field("webhook_allow", &self.webhook_allow)
             .finish()
     }
 }
@@ -261,6 +268,7 @@ impl Settings {
                 "smtp_rate, smtp_connections and delivery_concurrency must be at least 1"
             );
         }
+        crate::domain::webhook::parse_allow(&self.webhook_allow).map_err(|e| anyhow::anyhow!(e))?;
         if self.delivery_lease_secs < 5 {
             anyhow::bail!("delivery_lease_secs must be at least 5");
         }

@@ -1,14 +1,15 @@
 //! `/metrics` in the Prometheus text format, every name prefixed `herald_`: HTTP requests
 //! and their durations, the delivery machinery (outbox depth, the age of the oldest
 //! pending delivery, deliveries by channel and result, retries, dead letters, quarantined
-//! subscribers, the workers' heartbeat) and the process (memory, CPU, file descriptors).
+//! subscribers, paused webhook endpoints, the workers' heartbeat; webhook and chat
+//! deliveries are counted under their channel) and the process (memory, CPU, file descriptors).
 
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
-use crate::store::{Store, deliveries, outbox, subscribers};
+use crate::store::{Store, deliveries, endpoints, outbox, subscribers};
 
 pub struct Metrics {
     registry: Registry,
@@ -22,6 +23,7 @@ pub struct Metrics {
     failed: IntGauge,
     quarantined: IntGauge,
     overdue: IntGauge,
+    endpoints_paused: IntGauge,
     /// Unix time of the delivery workers' last pass.
     pub heartbeat: IntGauge,
 }
@@ -92,6 +94,10 @@ impl Metrics {
             "overdue_promises",
             "Open incidents whose promised next update is late",
         ));
+        let endpoints_paused = must(IntGauge::new(
+            "webhook_endpoints_paused",
+            "Webhook and chat endpoints paused after failing for days",
+        ));
         let heartbeat = must(IntGauge::new(
             "delivery_workers_heartbeat_timestamp_seconds",
             "When the delivery workers last went round their loop",
@@ -107,6 +113,7 @@ impl Metrics {
             Box::new(failed.clone()),
             Box::new(quarantined.clone()),
             Box::new(overdue.clone()),
+            Box::new(endpoints_paused.clone()),
             Box::new(heartbeat.clone()),
         ] {
             must(registry.register(c));
@@ -131,6 +138,7 @@ impl Metrics {
             failed,
             quarantined,
             overdue,
+            endpoints_paused,
             heartbeat,
         }
     }
@@ -157,6 +165,10 @@ impl Metrics {
         }
         if let Ok(n) = crate::store::incidents::overdue_count(db, store.page_id(), now).await {
             self.overdue.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        if let Ok(p) = endpoints::paused(db).await {
+            self.endpoints_paused
+                .set(i64::try_from(p).unwrap_or(i64::MAX));
         }
     }
 

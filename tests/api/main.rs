@@ -12,3 +12,4 @@ mod record;
 mod roles;
 mod subscribe_browser;
 mod templates;
+mod webhooks;

@@ -12,6 +12,7 @@
 //! same bytes in the same run. Not a test: figures, not verdicts. Traffic stays on
 //! 127.0.0.1 and everything stops by itself.
 
+mod hooks;
 mod seed;
 
 use std::{
@@ -517,6 +518,14 @@ async fn main() -> anyhow::Result<()> {
         let page = seed::seed(url, n, chrono::Utc::now()).await?;
         println!("{page}");
         return Ok(());
+    }
+    // `herald-bench hooks [N ...]`: the webhook fan-out benchmark.
+    if args.get(1).map(String::as_str) == Some("hooks") {
+        let mut sizes: Vec<usize> = args[2..].iter().filter_map(|n| n.parse().ok()).collect();
+        if sizes.is_empty() {
+            sizes = vec![1_000, 10_000];
+        }
+        return hooks::run(&sizes).await;
     }
     let sizes: Vec<usize> = env_or("BENCH_SIZES", "1000 5000 20000")
         .split_whitespace()

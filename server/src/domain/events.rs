@@ -117,6 +117,13 @@ pub enum Event {
     SubscriberReactivated { subscriber_id: SubscriberId },
     #[serde(rename = "subscriber.quarantined")]
     SubscriberQuarantined { subscriber_id: SubscriberId },
+    /// A subscriber's endpoint has been failing for a while (`paused`: long enough to be
+    /// paused): its owner is told by mail.
+    #[serde(rename = "subscriber.endpoint_failing")]
+    EndpointFailing {
+        subscriber_id: SubscriberId,
+        paused: bool,
+    },
     #[serde(rename = "tenant.created")]
     TenantCreated { tenant_id: TenantId },
     #[serde(rename = "tenant.updated")]
@@ -135,6 +142,7 @@ pub const PRIVATE_KINDS: &[&str] = &[
     "subscriber.unsubscribed",
     "subscriber.reactivated",
     "subscriber.quarantined",
+    "subscriber.endpoint_failing",
     "tenant.created",
     "tenant.updated",
     "tenant.deleted",
@@ -177,7 +185,8 @@ impl Event {
             | SubscriberUpdated { subscriber_id }
             | SubscriberUnsubscribed { subscriber_id }
             | SubscriberReactivated { subscriber_id }
-            | SubscriberQuarantined { subscriber_id } => ("subscriber", subscriber_id.as_str()),
+            | SubscriberQuarantined { subscriber_id }
+            | EndpointFailing { subscriber_id, .. } => ("subscriber", subscriber_id.as_str()),
             TenantCreated { tenant_id }
             | TenantUpdated { tenant_id }
             | TenantDeleted { tenant_id } => ("tenant", tenant_id.as_str()),
@@ -200,7 +209,7 @@ impl Event {
             PostmortemPublished {
                 notify_subscribers, ..
             } => *notify_subscribers,
-            ConfirmationRequested { .. } => true,
+            ConfirmationRequested { .. } | EndpointFailing { .. } => true,
             _ => false,
         }
     }

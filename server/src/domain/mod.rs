@@ -16,6 +16,7 @@ mod status;
 pub mod template;
 pub mod text;
 pub mod uptime;
+pub mod webhook;
 
 pub use component::{Component, StatusChange};
 pub use events::Event;

@@ -137,6 +137,7 @@ string_enum!(
         IncidentSubscriber => "incident_subscriber",
         Tenant => "tenant",
         Confirmation => "confirmation",
+        Owner => "owner",
     }
 );
 

@@ -166,6 +166,9 @@ mod tests {
             unsubscribed_at: None,
             created_at: t,
             updated_at: t,
+            signing_secret: None,
+            previous_secret: None,
+            previous_secret_until: None,
         }
     }
 

@@ -15,7 +15,9 @@
 
 pub mod compose;
 pub mod email;
+pub mod hooks;
 pub mod links;
+pub mod webhook;
 
 use std::{
     collections::HashMap,
@@ -52,20 +54,23 @@ use links::Links;
 const BATCH: u64 = 1_000;
 /// How often the workers look at the database when nothing woke them.
 const POLL: std::time::Duration = std::time::Duration::from_secs(1);
-/// The channels this version delivers.
+/// The channels the mail sender delivers (endpoints have their own sender).
 const CHANNELS: &[Channel] = &[Channel::Email];
 
 pub struct Notifier {
     store: Store,
     clock: Clock,
     mailer: Mailer,
+    hooks: webhook::Hooks,
     composer: Composer,
     links: Links,
     metrics: Arc<Metrics>,
     concurrency: usize,
     lease: Duration,
-    /// Woken when deliveries were made.
+    /// Woken when deliveries were made (the mail sender).
     made: Notify,
+    /// The same, for the endpoint sender.
+    hooks_made: Notify,
     /// Unix seconds of the workers' last pass, for `/readyz`.
     heartbeat: AtomicI64,
 }
@@ -76,6 +81,53 @@ fn recipient_hash(recipient: &str) -> String {
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The mail telling an endpoint's owner that it is failing, or paused.
+fn owner_notice(
+    page: &PageFacts,
+    s: &entity::subscribers::Model,
+    paused: bool,
+) -> compose::Rendered {
+    let url = s.endpoint.as_deref().unwrap_or_default();
+    let (subject, what) = if paused {
+        (
+            format!("[{}] Your {} endpoint is paused", page.name, s.mode),
+            format!(
+                "Herald could not deliver to {url} for {} days, so it has paused it. \
+                 Nothing is lost: the notifications wait and are sent in order once the \
+                 endpoint is re-enabled (POST /v1/pages/{{page_id}}/subscribers/reactivate \
+                 with the subscriber id {}).",
+                crate::domain::webhook::pause_after().num_days(),
+                s.id
+            ),
+        )
+    } else {
+        (
+            format!("[{}] Your {} endpoint is failing", page.name, s.mode),
+            format!(
+                "Herald has not been able to deliver to {url} for a while. It keeps \
+                 retrying, in order, for {} days before pausing the endpoint; the delivery \
+                 ledger shows each attempt and what your endpoint answered.",
+                crate::domain::webhook::pause_after().num_days()
+            ),
+        )
+    };
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    compose::Rendered {
+        html: format!(
+            "<!doctype html><html><body><p>{}</p><p><a href=\"{}\">{}</a></p></body></html>",
+            esc(&what),
+            esc(&page.url),
+            esc(&page.name)
+        ),
+        text: format!("{what}\n\n{}\n", page.url),
+        subject,
+    }
 }
 
 /// What an outbox row's event is about, loaded once per expansion or batch.
@@ -91,6 +143,8 @@ enum Subject {
         at: DateTime<Utc>,
     },
     Confirmation(SubscriberId),
+    /// A subscriber's endpoint is failing (or was paused): its owner is told.
+    EndpointFailing(SubscriberId, bool),
     /// Nothing to tell (the incident is gone, or the event is not for mail).
     Nothing,
 }
@@ -108,7 +162,11 @@ impl Notifier {
         let secret = pages::link_secret(store.db(), store.page_id()).await?;
         let mailer = Mailer::new(settings, &page.name, &page.url)?;
         tracing::info!(mail = %mailer.describe, "delivering mail");
+        let allow = crate::domain::webhook::parse_allow(&settings.webhook_allow)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let hooks = webhook::Hooks::new(allow)?;
         Ok(Notifier {
+            hooks,
             links: Links::new(&secret, &page.url),
             composer: Composer::new(renderer, markdown),
             mailer,
@@ -118,6 +176,7 @@ impl Notifier {
             concurrency: settings.delivery_concurrency,
             lease: Duration::seconds(i64::try_from(settings.delivery_lease_secs).unwrap_or(60)),
             made: Notify::new(),
+            hooks_made: Notify::new(),
             heartbeat: AtomicI64::new(Utc::now().timestamp()),
         })
     }
@@ -125,10 +184,16 @@ impl Notifier {
     /// Wakes the sender (deliveries were made due by hand).
     pub fn wake(&self) {
         self.made.notify_one();
+        self.hooks_made.notify_one();
     }
 
     pub fn links(&self) -> &Links {
         &self.links
+    }
+
+    /// The address ranges endpoints may resolve to although they are not public.
+    pub fn webhook_allow(&self) -> &[ipnet::IpNet] {
+        self.hooks.allow()
     }
 
     /// Seconds since the workers last went round their loop.
@@ -156,6 +221,8 @@ impl Notifier {
         tokio::spawn(async move { me.expander().await });
         let me = self.clone();
         tokio::spawn(async move { me.sender().await });
+        let me = self.clone();
+        tokio::spawn(async move { me.hook_sender().await });
     }
 
     async fn expander(self: Arc<Self>) {
@@ -244,13 +311,22 @@ impl Notifier {
             Event::ConfirmationRequested { subscriber_id } => {
                 Ok(Subject::Confirmation(subscriber_id))
             }
+            Event::EndpointFailing {
+                subscriber_id,
+                paused,
+            } => Ok(Subject::EndpointFailing(subscriber_id, paused)),
             _ => Ok(Subject::Nothing),
         }
     }
 
-    fn message_id(&self, seq: i64, subject: &Subject, recipient: &str) -> String {
+    fn message_id(&self, seq: i64, subject: &Subject, channel: Channel, recipient: &str) -> String {
         let host = self.mailer.id_host();
         let r = recipient_hash(recipient);
+        if channel != Channel::Email {
+            // Standard Webhooks' `webhook-id`: the same for an event and endpoint, however
+            // often it is tried.
+            return format!("msg_{seq}_{r}");
+        }
         match subject {
             Subject::Incident { incident, update } => match update {
                 Some(u) => format!("<{}.{u}.{r}@{host}>", incident.id),
@@ -258,6 +334,7 @@ impl Notifier {
             },
             Subject::Component { id, .. } => format!("<component.{id}.{seq}.{r}@{host}>"),
             Subject::Confirmation(s) => format!("<confirm.{s}.{seq}@{host}>"),
+            Subject::EndpointFailing(s, _) => format!("<endpoint.{s}.{seq}@{host}>"),
             Subject::Nothing => format!("<{seq}.{r}@{host}>"),
         }
     }
@@ -300,7 +377,8 @@ impl Notifier {
             Subject::Component { id, .. } => (None, None, vec![id.clone()]),
             _ => (None, None, Vec::new()),
         };
-        let delivery = |recipient: &str,
+        let delivery = |channel: Channel,
+                        recipient: &str,
                         kind: RecipientKind,
                         subscriber: Option<SubscriberId>,
                         tenant: Option<crate::domain::TenantId>| {
@@ -308,12 +386,12 @@ impl Notifier {
                 event_seq: seq,
                 incident_id: incident_id.clone(),
                 update_id: update_id.clone(),
-                channel: Channel::Email,
+                channel,
                 recipient: recipient.to_owned(),
                 recipient_kind: kind,
                 subscriber_id: subscriber,
                 tenant_id: tenant,
-                message_id: self.message_id(seq, &subject, recipient),
+                message_id: self.message_id(seq, &subject, channel, recipient),
             }
         };
         let mut cursor = row.cursor.clone().unwrap_or_else(|| "tenants:".to_owned());
@@ -335,9 +413,9 @@ impl Notifier {
                         .flat_map(|t| {
                             t.contacts
                                 .iter()
-                                .filter(|c| c.kind == Channel::Email)
                                 .map(|c| {
                                     delivery(
+                                        c.kind,
                                         &c.address,
                                         RecipientKind::Tenant,
                                         None,
@@ -354,7 +432,7 @@ impl Notifier {
                     let list = subscribers::active_batch(
                         db,
                         self.store.page_id(),
-                        CHANNELS,
+                        Channel::ALL,
                         after.as_ref(),
                         BATCH,
                     )
@@ -368,6 +446,7 @@ impl Notifier {
                         .filter(|s| rules::follows(&s.components, &affected, group_of))
                         .map(|s| {
                             delivery(
+                                s.row.mode,
                                 s.address(),
                                 RecipientKind::Subscriber,
                                 Some(s.id().clone()),
@@ -378,11 +457,12 @@ impl Notifier {
                     (batch, next)
                 }
                 ("incident", Subject::Incident { incident, .. }) => {
-                    let list = subscribers::of_incident(db, &incident.id, CHANNELS).await?;
+                    let list = subscribers::of_incident(db, &incident.id, Channel::ALL).await?;
                     let batch = list
                         .iter()
                         .map(|s| {
                             delivery(
+                                s.row.mode,
                                 s.address(),
                                 RecipientKind::IncidentSubscriber,
                                 Some(s.id().clone()),
@@ -399,6 +479,7 @@ impl Notifier {
                                 && s.row.mode == Channel::Email =>
                         {
                             vec![delivery(
+                                Channel::Email,
                                 s.address(),
                                 RecipientKind::Confirmation,
                                 Some(id.clone()),
@@ -406,6 +487,23 @@ impl Notifier {
                             )]
                         }
                         Ok(_) | Err(StoreError::NotFound { .. }) => Vec::new(),
+                        Err(e) => return Err(e),
+                    };
+                    (batch, "done:".to_owned())
+                }
+                ("tenants", Subject::EndpointFailing(id, _)) => {
+                    let batch = match subscribers::get(db, id).await {
+                        Ok(s) => match s.row.email.as_deref() {
+                            Some(owner) if s.row.mode != Channel::Email => vec![delivery(
+                                Channel::Email,
+                                owner,
+                                RecipientKind::Owner,
+                                Some(id.clone()),
+                                None,
+                            )],
+                            _ => Vec::new(),
+                        },
+                        Err(StoreError::NotFound { .. }) => Vec::new(),
                         Err(e) => return Err(e),
                     };
                     (batch, "done:".to_owned())
@@ -421,6 +519,7 @@ impl Notifier {
             }
             txn.commit().await?;
             self.made.notify_one();
+            self.hooks_made.notify_one();
             if next == "done:" {
                 break;
             }
@@ -524,6 +623,8 @@ impl Notifier {
                     delivery: d,
                     outcome,
                     duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+                    status_code: None,
+                    response: None,
                 }
             })
             .buffer_unordered(self.concurrency)
@@ -564,6 +665,233 @@ impl Notifier {
         Ok(())
     }
 
+    /// Sends webhook and chat deliveries: one in flight per endpoint, in event order.
+    async fn hook_sender(self: Arc<Self>) {
+        loop {
+            self.beat();
+            let now = self.clock.now();
+            let batch = crate::store::endpoints::claim(
+                self.store.db(),
+                now,
+                self.lease,
+                (self.concurrency * 4) as u64,
+            )
+            .await;
+            match batch {
+                Ok(b) if !b.is_empty() => {
+                    if let Err(e) = self.send_hooks(b).await {
+                        tracing::error!(error = %e, "recording endpoint deliveries; they are retried after their lease");
+                        tokio::time::sleep(POLL).await;
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "claiming endpoint deliveries"),
+            }
+            // Deliveries due now but not claimed wait for an earlier one (its end wakes
+            // this loop) or for a paused endpoint: only later due times matter here.
+            let due = crate::store::endpoints::next_due_after(self.store.db(), now)
+                .await
+                .ok()
+                .flatten();
+            let clock = self.clock.clone();
+            tokio::select! {
+                () = self.hooks_made.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+                () = async move {
+                    match due {
+                        Some(t) => clock.sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(deliveries = batch.len()))]
+    async fn send_hooks(&self, batch: Vec<entity::deliveries::Model>) -> Result<(), StoreError> {
+        use crate::render::statuspage::{ComponentIndex, PageCtx};
+        let db = self.store.db();
+        let page = pages::get(db, self.store.page_id()).await?;
+        let comps = components::list(db, self.store.page_id()).await?;
+        let ctx = PageCtx::new(&page);
+        let index = ComponentIndex::new(&comps);
+        let view = hooks::PageView {
+            page: &page,
+            ctx: &ctx,
+            index: &index,
+            components: &comps,
+        };
+        let ids: Vec<SubscriberId> = batch
+            .iter()
+            .filter_map(|d| d.subscriber_id.clone())
+            .collect();
+        let subs = subscribers::rows(db, &ids).await?;
+        let mut tenant_secrets: HashMap<i64, Option<String>> = HashMap::new();
+        for d in &batch {
+            if let (Some(t), RecipientKind::Tenant) = (&d.tenant_id, d.recipient_kind) {
+                let found = tenants::contact_secret(db, t, d.channel, &d.recipient).await?;
+                tenant_secrets.insert(d.id, found);
+            }
+        }
+        let mut subjects: HashMap<i64, (Subject, String)> = HashMap::new();
+        for d in &batch {
+            if let std::collections::hash_map::Entry::Vacant(slot) = subjects.entry(d.event_seq) {
+                let kind = events::get(db, d.event_seq)
+                    .await?
+                    .map(|r| r.kind)
+                    .unwrap_or_default();
+                slot.insert((self.subject(d.event_seq).await?, kind));
+            }
+        }
+        let now = self.clock.now();
+        let mut prepared = Vec::with_capacity(batch.len());
+        for d in batch {
+            let r = self.prepare_hook(&d, &view, &subjects, &subs, &tenant_secrets, now);
+            prepared.push((d, r));
+        }
+        let attempts: Vec<deliveries::Attempt> = futures_util::stream::iter(prepared)
+            .map(|(d, prepared)| async move {
+                let started = Instant::now();
+                let answer = match prepared {
+                    Err(o) => webhook::Answer {
+                        outcome: o,
+                        status: None,
+                        excerpt: None,
+                    },
+                    Ok(req) => {
+                        let span = tracing::info_span!("deliver", delivery = d.id, channel = %d.channel, event = d.event_seq);
+                        tracing::Instrument::instrument(self.hooks.send(req, now), span).await
+                    }
+                };
+                deliveries::Attempt {
+                    delivery: d,
+                    outcome: answer.outcome,
+                    duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+                    status_code: answer.status,
+                    response: answer.excerpt,
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for a in &attempts {
+            if let Some(e) = a.outcome.error() {
+                tracing::warn!(delivery = a.delivery.id, channel = %a.delivery.channel, endpoint = %a.delivery.recipient, error = %e, "endpoint delivery failed");
+            }
+        }
+        let jitter: Vec<f64> = {
+            let mut rng = rand::rng();
+            (0..attempts.len()).map(|_| rng.random::<f64>()).collect()
+        };
+        let mut draws = jitter.into_iter();
+        let done = deliveries::finish(db, &attempts, self.clock.now(), move || {
+            draws.next().unwrap_or(0.5)
+        })
+        .await?;
+        for (channel, result) in &done.results {
+            self.metrics
+                .deliveries
+                .with_label_values(&[channel.as_str(), result])
+                .inc();
+            if *result == "retrying" {
+                self.metrics
+                    .retries
+                    .with_label_values(&[channel.as_str()])
+                    .inc();
+            }
+        }
+        if !done.endpoint_alerts.is_empty() || !done.gone.is_empty() {
+            let mut events: Vec<Event> = done
+                .endpoint_alerts
+                .iter()
+                .map(|(s, paused)| Event::EndpointFailing {
+                    subscriber_id: s.clone(),
+                    paused: *paused,
+                })
+                .collect();
+            events.extend(done.gone.iter().map(|s| Event::SubscriberUnsubscribed {
+                subscriber_id: s.clone(),
+            }));
+            for (s, paused) in &done.endpoint_alerts {
+                tracing::warn!(subscriber = %s, paused, "endpoint failing; telling its owner");
+            }
+            let mut w = self
+                .store
+                .begin(&crate::store::Actor::system("webhooks"), self.clock.now())
+                .await?;
+            w.record(&events).await?;
+            w.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The request for one endpoint delivery, or why it is not sent.
+    fn prepare_hook(
+        &self,
+        d: &entity::deliveries::Model,
+        view: &hooks::PageView<'_>,
+        subjects: &HashMap<i64, (Subject, String)>,
+        subs: &HashMap<SubscriberId, entity::subscribers::Model>,
+        tenant_secrets: &HashMap<i64, Option<String>>,
+        now: DateTime<Utc>,
+    ) -> Result<webhook::Request, deliveries::Outcome> {
+        use deliveries::Outcome::Cancelled;
+        let sub = d.subscriber_id.as_ref().and_then(|id| subs.get(id));
+        if d.subscriber_id.is_some() && sub.is_none_or(|s| s.state != SubscriberState::Active) {
+            return Err(Cancelled(match sub {
+                Some(s) => format!("the subscriber is {}", s.state),
+                None => "the subscriber is gone".to_owned(),
+            }));
+        }
+        let (secret, previous) = match (sub, d.recipient_kind) {
+            (Some(s), _) => (
+                s.signing_secret.clone(),
+                s.previous_secret.clone().zip(s.previous_secret_until),
+            ),
+            (None, RecipientKind::Tenant) => match tenant_secrets.get(&d.id) {
+                Some(secret) => (secret.clone(), None),
+                None => return Err(Cancelled("the tenant contact is gone".into())),
+            },
+            _ => (None, None),
+        };
+        let Some((subject, kind)) = subjects.get(&d.event_seq) else {
+            return Err(Cancelled("the event is gone".into()));
+        };
+        let told = match subject {
+            Subject::Incident { incident, update } => hooks::Told::Incident {
+                incident,
+                update: update.as_ref(),
+            },
+            Subject::Component { id, old, new, at } => hooks::Told::Component {
+                id,
+                old: *old,
+                new: *new,
+                at: *at,
+            },
+            _ => return Err(Cancelled("nothing to tell an endpoint".into())),
+        };
+        let body = match d.channel {
+            Channel::Webhook => {
+                let unsubscribe = match sub {
+                    Some(s) => self.links.unsubscribe_url(s),
+                    None => view.ctx.url.clone(),
+                };
+                hooks::webhook(view, &told, d.event_seq, kind, &unsubscribe, now)
+            }
+            other => hooks::chat(other, view, &told),
+        };
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| deliveries::Outcome::Permanent(format!("rendering: {e}")))?;
+        Ok(webhook::Request {
+            url: d.recipient.clone(),
+            body,
+            id: d.message_id.clone(),
+            secret,
+            previous,
+        })
+    }
+
     /// The message for one delivery, or why it is not sent.
     fn prepare(
         &self,
@@ -580,7 +908,8 @@ impl Notifier {
             RecipientKind::Confirmation => SubscriberState::Unconfirmed,
             _ => SubscriberState::Active,
         };
-        if d.subscriber_id.is_some() && sub.is_none_or(|s| s.state != wanted) {
+        let owner = d.recipient_kind == RecipientKind::Owner;
+        if d.subscriber_id.is_some() && sub.is_none_or(|s| s.state != wanted && !owner) {
             return Err(Cancelled(match sub {
                 Some(s) => format!("the subscriber is {}", s.state),
                 None => "the subscriber is gone".to_owned(),
@@ -598,6 +927,12 @@ impl Notifier {
         };
         let (rendered, thread) = match subject {
             Subject::Nothing => return Err(Cancelled("nothing to tell any more".into())),
+            Subject::EndpointFailing(_, paused) => {
+                let Some(s) = sub else {
+                    return Err(Cancelled("the subscriber is gone".into()));
+                };
+                (owner_notice(page, s, *paused), None)
+            }
             Subject::Confirmation(_) => {
                 let Some(s) = sub else {
                     return Err(Cancelled("the subscriber is gone".into()));

@@ -12,12 +12,14 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::endpoints;
 use super::{
     Result,
     entity::{deliveries, delivery_attempts as attempts, subscribers},
     outbox::{skip_locked, statement},
 };
 use crate::domain::notify::{self, AfterFailure};
+use crate::domain::webhook;
 use crate::domain::{
     Channel, DeliveryState, IncidentId, RecipientKind, SubscriberId, SubscriberState, TenantId,
     UpdateId,
@@ -160,6 +162,24 @@ pub enum Outcome {
     Permanent(String),
     /// Not sent: the recipient left (unsubscribed, quarantined) or the event is gone.
     Cancelled(String),
+    /// Worth another try, not before this long (an endpoint's `Retry-After`).
+    RetryAfter(String, Duration),
+    /// The endpoint is gone for good (HTTP 410): its subscriber is unsubscribed.
+    Gone(String),
+}
+
+impl Outcome {
+    /// The error, if it failed.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Delivered => None,
+            Outcome::Temporary(e)
+            | Outcome::Permanent(e)
+            | Outcome::Cancelled(e)
+            | Outcome::RetryAfter(e, _)
+            | Outcome::Gone(e) => Some(e),
+        }
+    }
 }
 
 /// One attempt, with the delivery as claimed.
@@ -168,6 +188,10 @@ pub struct Attempt {
     pub delivery: deliveries::Model,
     pub outcome: Outcome,
     pub duration_ms: i32,
+    /// The HTTP status an endpoint answered with.
+    pub status_code: Option<i32>,
+    /// The start of its response.
+    pub response: Option<String>,
 }
 
 /// What [`finish`] did, for the metrics.
@@ -179,6 +203,13 @@ pub struct Finished {
     pub dead: u64,
     pub cancelled: u64,
     pub quarantined: Vec<SubscriberId>,
+    /// Endpoint subscribers whose endpoint started failing (`false`) or was paused
+    /// (`true`) with this batch: their owners are told.
+    pub endpoint_alerts: Vec<(SubscriberId, bool)>,
+    /// Endpoint subscribers unsubscribed because the endpoint answered 410.
+    pub gone: Vec<SubscriberId>,
+    /// Each attempt's channel and result (delivered, retrying, failed, dead, cancelled).
+    pub results: Vec<(Channel, &'static str)>,
 }
 
 /// Records a batch of attempts in one transaction: states, the next due times (with
@@ -195,6 +226,7 @@ pub async fn finish(
         return Ok(f);
     }
     let txn = db.begin().await?;
+    let mut f_alerts: Vec<(SubscriberId, bool)> = Vec::new();
     let delivered: Vec<i64> = done
         .iter()
         .filter(|a| a.outcome == Outcome::Delivered)
@@ -222,6 +254,11 @@ pub async fn finish(
             .await?;
     }
     f.delivered = delivered.len() as u64;
+    f.results.extend(
+        done.iter()
+            .filter(|a| a.outcome == Outcome::Delivered)
+            .map(|a| (a.delivery.channel, "delivered")),
+    );
     let good: Vec<SubscriberId> = done
         .iter()
         .filter(|a| a.outcome == Outcome::Delivered)
@@ -235,11 +272,65 @@ pub async fn finish(
             .exec(&txn)
             .await?;
     }
+    for a in done.iter().filter(|a| a.outcome == Outcome::Delivered) {
+        if a.delivery.channel != Channel::Email {
+            endpoints::succeeded(&txn, a.delivery.channel, &a.delivery.recipient, now).await?;
+        }
+    }
     for a in done.iter().filter(|a| a.outcome != Outcome::Delivered) {
         let d = &a.delivery;
         let attempts = d.attempts + 1;
+        let hook = d.channel != Channel::Email;
+        // An endpoint's next try: its schedule, or later if it asked (`Retry-After`).
+        let hook_next = {
+            let wait = webhook::retry_delay(attempts, jitter());
+            let wait = match &a.outcome {
+                Outcome::RetryAfter(_, after) => {
+                    Ord::max(wait, Ord::min(*after, webhook::longest_retry_after()))
+                }
+                _ => wait,
+            };
+            now + wait
+        };
+        let failing = match &a.outcome {
+            Outcome::Temporary(_) | Outcome::RetryAfter(..) | Outcome::Permanent(_) if hook => {
+                let f = endpoints::failed(
+                    &txn,
+                    d.channel,
+                    &d.recipient,
+                    now,
+                    d.due_since,
+                    hook_next - d.due_since > notify::retry_budget(),
+                )
+                .await?;
+                if let Some(sid) = &d.subscriber_id
+                    && (f.warn || f.paused_now)
+                {
+                    f_alert(&mut f_alerts, sid, f.paused_now);
+                }
+                f
+            }
+            _ => endpoints::Failing::default(),
+        };
         let (state, next, error) = match &a.outcome {
-            Outcome::Temporary(e) => {
+            Outcome::Temporary(e) | Outcome::RetryAfter(e, _) if hook => {
+                let next = hook_next;
+                if failing.paused || next - d.due_since <= notify::retry_budget() {
+                    f.retrying += 1;
+                    (DeliveryState::Retrying, next, e.clone())
+                } else {
+                    f.dead += 1;
+                    (DeliveryState::Dead, now, e.clone())
+                }
+            }
+            Outcome::Gone(e) => {
+                f.failed += 1;
+                if let Some(sid) = &d.subscriber_id {
+                    f.gone.push(sid.clone());
+                }
+                (DeliveryState::Failed, now, e.clone())
+            }
+            Outcome::Temporary(e) | Outcome::RetryAfter(e, _) => {
                 match notify::after_failure(true, d.due_since, attempts, now, jitter()) {
                     AfterFailure::Retry(at) => {
                         f.retrying += 1;
@@ -261,6 +352,15 @@ pub async fn finish(
             }
             Outcome::Delivered => continue,
         };
+        f.results.push((
+            d.channel,
+            match state {
+                DeliveryState::Retrying => "retrying",
+                DeliveryState::Dead => "dead",
+                DeliveryState::Cancelled => "cancelled",
+                _ => "failed",
+            },
+        ));
         deliveries::Entity::update_many()
             .col_expr(deliveries::Column::State, Expr::value(state))
             .col_expr(
@@ -311,22 +411,37 @@ pub async fn finish(
             }
         }
     }
+    for sid in &f.gone {
+        subscribers::Entity::update_many()
+            .col_expr(
+                subscribers::Column::State,
+                Expr::value(SubscriberState::Unsubscribed),
+            )
+            .col_expr(subscribers::Column::UnsubscribedAt, Expr::value(Some(now)))
+            .col_expr(subscribers::Column::UpdatedAt, Expr::value(now))
+            .filter(subscribers::Column::Id.eq(sid.clone()))
+            .exec(&txn)
+            .await?;
+    }
+    f.endpoint_alerts = f_alerts;
     let rows: Vec<attempts::ActiveModel> = done
         .iter()
         .filter(|a| !matches!(a.outcome, Outcome::Cancelled(_)))
         .map(|a| {
-            let (outcome, error) = match &a.outcome {
-                Outcome::Delivered => ("delivered", None),
-                Outcome::Temporary(e) => ("temporary", Some(e.clone())),
-                Outcome::Permanent(e) => ("permanent", Some(e.clone())),
-                Outcome::Cancelled(e) => ("cancelled", Some(e.clone())),
+            let outcome = match &a.outcome {
+                Outcome::Delivered => "delivered",
+                Outcome::Temporary(_) | Outcome::RetryAfter(..) => "temporary",
+                Outcome::Permanent(_) | Outcome::Gone(_) => "permanent",
+                Outcome::Cancelled(_) => "cancelled",
             };
             attempts::ActiveModel {
                 delivery_id: Set(a.delivery.id),
                 at: Set(now),
                 outcome: Set(outcome.to_owned()),
-                error: Set(error),
+                error: Set(a.outcome.error().map(str::to_owned)),
                 duration_ms: Set(a.duration_ms),
+                status_code: Set(a.status_code),
+                response: Set(a.response.clone()),
                 ..Default::default()
             }
         })
@@ -340,6 +455,13 @@ pub async fn finish(
     Ok(f)
 }
 
+fn f_alert(list: &mut Vec<(SubscriberId, bool)>, sid: &SubscriberId, paused: bool) {
+    match list.iter_mut().find(|(s, _)| s == sid) {
+        Some(e) => e.1 |= paused,
+        None => list.push((sid.clone(), paused)),
+    }
+}
+
 /// What the ledger can be asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -348,9 +470,25 @@ pub struct Filter {
     pub recipient: Option<String>,
     pub channel: Option<Channel>,
     pub state: Option<DeliveryState>,
+    /// Events from this sequence number on (a range's start).
+    pub from_seq: Option<i64>,
+    /// Events up to this sequence number (a range's end).
+    pub to_seq: Option<i64>,
+    /// Deliveries made at or after this time.
+    pub since: Option<DateTime<Utc>>,
 }
 
 impl Filter {
+    /// Whether it names something narrower than a channel or a state.
+    pub fn is_narrow(&self) -> bool {
+        self.incident_id.is_some()
+            || self.update_id.is_some()
+            || self.recipient.is_some()
+            || self.from_seq.is_some()
+            || self.to_seq.is_some()
+            || self.since.is_some()
+    }
+
     fn condition(&self) -> Condition {
         let mut c = Condition::all();
         if let Some(v) = &self.incident_id {
@@ -367,6 +505,15 @@ impl Filter {
         }
         if let Some(v) = self.state {
             c = c.add(deliveries::Column::State.eq(v));
+        }
+        if let Some(v) = self.from_seq {
+            c = c.add(deliveries::Column::EventSeq.gte(v));
+        }
+        if let Some(v) = self.to_seq {
+            c = c.add(deliveries::Column::EventSeq.lte(v));
+        }
+        if let Some(v) = self.since {
+            c = c.add(deliveries::Column::CreatedAt.gte(v));
         }
         c
     }

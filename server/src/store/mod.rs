@@ -8,6 +8,7 @@ pub mod audit;
 pub mod components;
 pub mod database;
 pub mod deliveries;
+pub mod endpoints;
 pub mod entity;
 pub mod events;
 pub mod export;

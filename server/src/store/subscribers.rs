@@ -189,6 +189,9 @@ pub fn validate(
         unsubscribed_at: None,
         created_at: now,
         updated_at: now,
+        signing_secret: (mode != Channel::Email).then(crate::domain::webhook::new_secret),
+        previous_secret: None,
+        previous_secret_until: None,
     })
 }
 
@@ -511,14 +514,77 @@ async fn set_state(w: &mut Write, ids: &[SubscriberId], to: SubscriberState) -> 
     Ok(n)
 }
 
+/// Gives an endpoint subscriber a new signing secret; the current one stays valid beside
+/// it (both signatures are sent) for [`crate::domain::webhook::rotation_window`].
+pub async fn rotate_secret(w: &mut Write, id: &SubscriberId) -> Result<(Subscriber, String)> {
+    let s = get(w.conn(), id).await?;
+    if s.row.mode == Channel::Email {
+        return Err(StoreError::invalid(
+            "subscriber",
+            "an email subscriber has no signing secret",
+        ));
+    }
+    let now = w.now();
+    let fresh = crate::domain::webhook::new_secret();
+    subscribers::Entity::update_many()
+        .col_expr(
+            subscribers::Column::SigningSecret,
+            Expr::value(Some(fresh.clone())),
+        )
+        .col_expr(
+            subscribers::Column::PreviousSecret,
+            Expr::value(s.row.signing_secret.clone()),
+        )
+        .col_expr(
+            subscribers::Column::PreviousSecretUntil,
+            Expr::value(Some(now + crate::domain::webhook::rotation_window())),
+        )
+        .col_expr(subscribers::Column::UpdatedAt, Expr::value(now))
+        .filter(subscribers::Column::Id.eq(id.clone()))
+        .exec(w.conn())
+        .await?;
+    w.record(&[Event::SubscriberUpdated {
+        subscriber_id: id.clone(),
+    }])
+    .await?;
+    w.audit(
+        "subscriber.rotate_secret",
+        "subscriber",
+        id.as_str(),
+        json!({}),
+    )
+    .await?;
+    Ok((get(w.conn(), id).await?, fresh))
+}
+
 /// Unsubscribes `ids`.
 pub async fn unsubscribe(w: &mut Write, ids: &[SubscriberId]) -> Result<u64> {
     set_state(w, ids, SubscriberState::Unsubscribed).await
 }
 
-/// Makes quarantined or unsubscribed subscribers active again.
+/// Makes quarantined or unsubscribed subscribers active again; their paused endpoints
+/// resume where they stopped, in order.
 pub async fn reactivate(w: &mut Write, ids: &[SubscriberId]) -> Result<u64> {
-    set_state(w, ids, SubscriberState::Active).await
+    let n = set_state(w, ids, SubscriberState::Active).await?;
+    let mut endpoints = Vec::new();
+    for chunk in ids.chunks(500) {
+        for (mode, endpoint) in subscribers::Entity::find()
+            .select_only()
+            .column(subscribers::Column::Mode)
+            .column(subscribers::Column::Endpoint)
+            .filter(subscribers::Column::Id.is_in(chunk.iter().cloned()))
+            .filter(subscribers::Column::Mode.ne(Channel::Email))
+            .into_tuple::<(Channel, Option<String>)>()
+            .all(w.conn())
+            .await?
+        {
+            if let Some(e) = endpoint {
+                endpoints.push((mode, e));
+            }
+        }
+    }
+    super::endpoints::resume(w.conn(), &endpoints, w.now()).await?;
+    Ok(n)
 }
 
 /// Confirms a person's subscription (the link in the confirmation mail).

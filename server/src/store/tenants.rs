@@ -36,6 +36,9 @@ pub struct Tenant {
     pub runs_on: Vec<ComponentId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Signing secrets made by this change for new endpoint contacts (URL, secret): shown
+    /// once, in the response that made them.
+    pub fresh_secrets: Vec<(String, String)>,
 }
 
 /// Fields to set; `None` leaves one alone.
@@ -77,17 +80,44 @@ async fn write_links(
     id: &TenantId,
     contacts_: Option<&[Contact]>,
     comps: Option<&[ComponentId]>,
-) -> Result<()> {
+) -> Result<Vec<(String, String)>> {
+    let mut fresh = Vec::new();
     if let Some(list) = contacts_ {
+        // Endpoints kept keep their secrets; new ones get one.
+        let old: HashMap<(Channel, String), Option<String>> = contacts::Entity::find()
+            .filter(contacts::Column::TenantId.eq(id.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| ((c.kind, c.address), c.signing_secret))
+            .collect();
+        let secrets: Vec<Option<String>> = list
+            .iter()
+            .map(|c| {
+                if c.kind == Channel::Email {
+                    return None;
+                }
+                match old.get(&(c.kind, c.address.clone())).cloned().flatten() {
+                    Some(s) => Some(s),
+                    None => {
+                        let s = crate::domain::webhook::new_secret();
+                        fresh.push((c.address.clone(), s.clone()));
+                        Some(s)
+                    }
+                }
+            })
+            .collect();
         contacts::Entity::delete_many()
             .filter(contacts::Column::TenantId.eq(id.clone()))
             .exec(db)
             .await?;
-        for chunk in list.chunks(100) {
-            contacts::Entity::insert_many(chunk.iter().map(|c| contacts::ActiveModel {
+        let rows: Vec<(&Contact, Option<String>)> = list.iter().zip(secrets).collect();
+        for chunk in rows.chunks(100) {
+            contacts::Entity::insert_many(chunk.iter().map(|(c, secret)| contacts::ActiveModel {
                 tenant_id: Set(id.clone()),
                 kind: Set(c.kind),
                 address: Set(c.address.clone()),
+                signing_secret: Set(secret.clone()),
                 ..Default::default()
             }))
             .exec_without_returning(db)
@@ -108,7 +138,23 @@ async fn write_links(
             .await?;
         }
     }
-    Ok(())
+    Ok(fresh)
+}
+
+/// The signing secret of a tenant's endpoint contact.
+pub async fn contact_secret(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    kind: Channel,
+    address: &str,
+) -> Result<Option<String>> {
+    Ok(contacts::Entity::find()
+        .filter(contacts::Column::TenantId.eq(tenant.clone()))
+        .filter(contacts::Column::Kind.eq(kind))
+        .filter(contacts::Column::Address.eq(address))
+        .one(db)
+        .await?
+        .and_then(|c| c.signing_secret))
 }
 
 #[tracing::instrument(skip_all, fields(page = %w.page_id()))]
@@ -132,7 +178,7 @@ pub async fn create(w: &mut Write, c: TenantChanges) -> Result<Tenant> {
     })
     .exec_without_returning(w.conn())
     .await?;
-    write_links(w.conn(), &id, Some(&contacts_), Some(&comps)).await?;
+    let fresh = write_links(w.conn(), &id, Some(&contacts_), Some(&comps)).await?;
     w.record(&[Event::TenantCreated {
         tenant_id: id.clone(),
     }])
@@ -144,7 +190,9 @@ pub async fn create(w: &mut Write, c: TenantChanges) -> Result<Tenant> {
         json!({"name": name}),
     )
     .await?;
-    get(w.conn(), &id).await
+    let mut t = get(w.conn(), &id).await?;
+    t.fresh_secrets = fresh;
+    Ok(t)
 }
 
 pub async fn update(w: &mut Write, id: &TenantId, c: TenantChanges) -> Result<Tenant> {
@@ -166,7 +214,7 @@ pub async fn update(w: &mut Write, id: &TenantId, c: TenantChanges) -> Result<Te
         .filter(tenants::Column::Id.eq(id.clone()))
         .exec(w.conn())
         .await?;
-    write_links(w.conn(), id, contacts_.as_deref(), comps.as_deref()).await?;
+    let fresh = write_links(w.conn(), id, contacts_.as_deref(), comps.as_deref()).await?;
     w.record(&[Event::TenantUpdated {
         tenant_id: id.clone(),
     }])
@@ -178,7 +226,9 @@ pub async fn update(w: &mut Write, id: &TenantId, c: TenantChanges) -> Result<Te
         json!({"name": c.name}),
     )
     .await?;
-    get(w.conn(), id).await
+    let mut t = get(w.conn(), id).await?;
+    t.fresh_secrets = fresh;
+    Ok(t)
 }
 
 pub async fn delete(w: &mut Write, id: &TenantId) -> Result<Tenant> {
@@ -233,6 +283,7 @@ async fn assemble(db: &impl ConnectionTrait, rows: Vec<tenants::Model>) -> Resul
             name: r.name,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            fresh_secrets: Vec::new(),
         })
         .collect())
 }

@@ -34,7 +34,7 @@ pub fn routes(t: &mut RouteTable) {
         "/v1/pages/{page_id}/deliveries/redeliver",
         Admin,
         tag,
-        "Deliver again: what the filters match (by default only failed, dead or cancelled deliveries)",
+        "Deliver again: what the filters match (incident_id, update_id, recipient, channel, from_seq..to_seq, since; by default only failed, dead or cancelled deliveries)",
         redeliver_many,
     )
     .body::<RedeliverBody>()
@@ -66,6 +66,10 @@ pub struct AttemptDoc {
     pub outcome: String,
     pub error: Option<String>,
     pub duration_ms: i32,
+    /// The HTTP status an endpoint answered with (webhooks and chat).
+    pub status_code: Option<i32>,
+    /// The start of the endpoint's response (at most 4 KiB).
+    pub response: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -119,6 +123,8 @@ fn doc(view: &View, e: deliveries::Entry) -> DeliveryDoc {
                 outcome: a.outcome,
                 error: a.error,
                 duration_ms: a.duration_ms,
+                status_code: a.status_code,
+                response: a.response,
             })
             .collect(),
     }
@@ -164,7 +170,23 @@ fn filter(
             })?),
             None => None,
         },
+        ..deliveries::Filter::default()
     })
+}
+
+/// A time given as RFC 3339.
+fn time(field: &str, v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => chrono::DateTime::parse_from_rfc3339(v)
+            .map(|t| Some(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| {
+                ApiError::invalid(
+                    field,
+                    format!("{field} must be an RFC 3339 time, got '{v}'"),
+                )
+            }),
+    }
 }
 
 pub async fn list(
@@ -204,6 +226,13 @@ pub struct RedeliverBody {
     pub update_id: Option<String>,
     pub recipient: Option<String>,
     pub channel: Option<String>,
+    /// Events from this sequence number on (with `to_seq`: a range).
+    pub from_seq: Option<i64>,
+    /// Events up to this sequence number.
+    pub to_seq: Option<i64>,
+    /// Deliveries made at or after this time (RFC 3339): with `recipient`, everything an
+    /// endpoint was sent since then.
+    pub since: Option<String>,
     /// Also deliveries that went through (default false: only failed, dead or cancelled).
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub include_delivered: Option<bool>,
@@ -218,17 +247,20 @@ pub async fn redeliver_many(
     actor: Actor,
     Envelope(b): Envelope<RedeliverBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let f = filter(
+    let mut f = filter(
         b.incident_id.as_deref(),
         b.update_id.as_deref(),
         b.recipient.as_deref(),
         b.channel.as_deref(),
         None,
     )?;
-    if f.incident_id.is_none() && f.update_id.is_none() && f.recipient.is_none() {
+    f.from_seq = b.from_seq;
+    f.to_seq = b.to_seq;
+    f.since = time("since", b.since.as_deref())?;
+    if !f.is_narrow() {
         return Err(ApiError::invalid(
             "redeliver",
-            "name an incident_id, an update_id or a recipient",
+            "name an incident_id, an update_id, a recipient, a from_seq/to_seq range or since",
         ));
     }
     let only_given_up = !b.include_delivered.unwrap_or(false);

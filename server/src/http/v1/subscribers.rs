@@ -122,6 +122,24 @@ pub fn routes(t: &mut RouteTable) {
     .returns::<SubscriberDoc>();
     t.add(
         M::POST,
+        "/v1/pages/{page_id}/subscribers/{subscriber_id}/rotate_secret",
+        Admin,
+        tag,
+        "Give a webhook or chat subscriber a new signing secret (returned once); the old one is still signed with for 24 hours",
+        rotate_secret,
+    )
+    .returns::<SubscriberDoc>();
+    t.add(
+        M::POST,
+        "/v1/pages/{page_id}/subscribers/{subscriber_id}/reactivate",
+        Admin,
+        tag,
+        "Re-enable a subscriber: a paused endpoint resumes where it stopped, in order",
+        reactivate_one,
+    )
+    .returns::<SubscriberDoc>();
+    t.add(
+        M::POST,
         "/v1/pages/{page_id}/subscribers/{subscriber_id}/resend_confirmation",
         Responder,
         tag,
@@ -247,6 +265,16 @@ pub struct SubscriberDoc {
     pub state: SubscriberState,
     /// Herald: the incident followed, for an incident subscriber.
     pub incident_id: Option<IncidentId>,
+    /// Herald: a webhook or chat subscriber's signing secret (`whsec_...`), only in the
+    /// response that made it (creation, rotation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+    /// Herald: since when the endpoint has been failing, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    /// Herald: when the endpoint was paused after failing for days, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<String>,
 }
 
 fn doc(view: &View, s: Subscriber) -> SubscriberDoc {
@@ -269,7 +297,38 @@ fn doc(view: &View, s: Subscriber) -> SubscriberDoc {
         created_at: view.ctx.ts(r.created_at),
         state: r.state,
         incident_id: r.incident_id,
+        signing_secret: None,
+        failing_since: None,
+        paused_at: None,
     }
+}
+
+/// The doc with the endpoint's health (failing, paused).
+async fn full_doc(state: &AppState, view: &View, s: Subscriber) -> Result<SubscriberDoc, ApiError> {
+    let endpoint = match (s.row.mode, s.row.endpoint.as_deref()) {
+        (Channel::Email, _) | (_, None) => None,
+        (mode, Some(url)) => crate::store::endpoints::get(state.store.db(), mode, url).await?,
+    };
+    let mut d = doc(view, s);
+    if let Some(e) = endpoint {
+        d.failing_since = view.ctx.ts_opt(e.failing_since);
+        d.paused_at = view.ctx.ts_opt(e.paused_at);
+    }
+    Ok(d)
+}
+
+/// Refuses an endpoint Herald must not send to (422 naming `field`).
+async fn check_endpoint(state: &AppState, b: &SubscriberBody) -> Result<(), ApiError> {
+    let endpoint_mode =
+        b.mode.is_some_and(|m| m != Channel::Email) || (b.mode.is_none() && b.endpoint.is_some());
+    if let (true, Some(e)) = (endpoint_mode, b.endpoint.as_deref()) {
+        crate::notify::webhook::check_endpoint(e, state.notifier.webhook_allow())
+            .await
+            .map_err(|r| {
+                ApiError::invalid("subscriber.endpoint", format!("endpoint refused: {r}"))
+            })?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -428,12 +487,51 @@ pub async fn create(
     actor: Actor,
     Envelope(b): Envelope<SubscriberBody>,
 ) -> Result<HttpResponse, ApiError> {
+    check_endpoint(&state, &b).await?;
     let new = new_subscriber(b, None)?;
     let s = write(&state, &actor, async |w| subscribers::create(w, new).await)
         .await
         .map_err(|e| e.in_body("subscriber"))?;
     let view = View::load(&state).await?;
-    Ok(created(&doc(&view, s)))
+    let secret = s.row.signing_secret.clone();
+    let mut d = doc(&view, s);
+    d.signing_secret = secret;
+    Ok(created(&d))
+}
+
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: One,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let s = page_subscriber(&state, &id).await?;
+    let (s, fresh) = write(&state, &actor, async |w| {
+        subscribers::rotate_secret(w, s.id()).await
+    })
+    .await?;
+    let view = View::load(&state).await?;
+    let mut d = full_doc(&state, &view, s).await?;
+    d.signing_secret = Some(fresh);
+    Ok(ok(&d))
+}
+
+pub async fn reactivate_one(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: One,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let s = page_subscriber(&state, &id).await?;
+    let id = s.id().clone();
+    write(&state, &actor, async |w| {
+        subscribers::reactivate(w, std::slice::from_ref(&id)).await
+    })
+    .await?;
+    state.notifier.wake();
+    let s = subscribers::get(state.store.db(), &id).await?;
+    let view = View::load(&state).await?;
+    Ok(ok(&full_doc(&state, &view, s).await?))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -586,6 +684,7 @@ pub async fn reactivate_many(
         subscribers::reactivate(w, &ids).await
     })
     .await?;
+    state.notifier.wake();
     Ok(HttpResponse::Accepted().json(serde_json::json!({"reactivated": n})))
 }
 
@@ -601,7 +700,7 @@ pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, 
     let (_, id) = path.into_inner();
     let s = page_subscriber(&state, &id).await?;
     let view = View::load(&state).await?;
-    Ok(ok(&doc(&view, s)))
+    Ok(ok(&full_doc(&state, &view, s).await?))
 }
 
 pub async fn update(
@@ -725,12 +824,16 @@ pub async fn incident_create(
     let (_, incident) = path.into_inner();
     let incident = IncidentId::from(incident);
     crate::store::incidents::get(state.store.db(), &incident).await?;
+    check_endpoint(&state, &b).await?;
     let new = new_subscriber(b, Some(incident))?;
     let s = write(&state, &actor, async |w| subscribers::create(w, new).await)
         .await
         .map_err(|e| e.in_body("subscriber"))?;
     let view = View::load(&state).await?;
-    Ok(created(&doc(&view, s)))
+    let secret = s.row.signing_secret.clone();
+    let mut d = doc(&view, s);
+    d.signing_secret = secret;
+    Ok(created(&d))
 }
 
 pub async fn incident_get(

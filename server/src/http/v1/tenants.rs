@@ -84,6 +84,10 @@ pub struct TenantDoc {
     pub group_ids: Vec<ComponentId>,
     pub created_at: String,
     pub updated_at: String,
+    /// Herald: the signing secrets (`whsec_...`) of webhooks this request added, by URL;
+    /// shown only here, once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secrets: Option<std::collections::BTreeMap<String, String>>,
 }
 
 fn doc(view: &View, t: Tenant) -> TenantDoc {
@@ -108,6 +112,8 @@ fn doc(view: &View, t: Tenant) -> TenantDoc {
         group_ids: groups,
         created_at: view.ctx.ts(t.created_at),
         updated_at: view.ctx.ts(t.updated_at),
+        signing_secrets: (!t.fresh_secrets.is_empty())
+            .then(|| t.fresh_secrets.iter().cloned().collect()),
     }
 }
 
@@ -193,11 +199,27 @@ pub async fn list(
         .collect::<Vec<_>>()))
 }
 
+/// Refuses webhooks Herald must not send to (422 naming `tenant.webhooks.N`).
+async fn check_webhooks(state: &AppState, b: &TenantBody) -> Result<(), ApiError> {
+    for (n, url) in b.webhooks.iter().flatten().enumerate() {
+        crate::notify::webhook::check_endpoint(url, state.notifier.webhook_allow())
+            .await
+            .map_err(|r| {
+                ApiError::invalid(
+                    format!("tenant.webhooks.{n}"),
+                    format!("endpoint refused: {r}"),
+                )
+            })?;
+    }
+    Ok(())
+}
+
 pub async fn create(
     state: web::Data<AppState>,
     actor: Actor,
     Envelope(b): Envelope<TenantBody>,
 ) -> Result<HttpResponse, ApiError> {
+    check_webhooks(&state, &b).await?;
     let c = changes(b, None);
     let t = write(&state, &actor, async |w| tenants::create(w, c).await)
         .await
@@ -224,6 +246,7 @@ pub async fn update(
     let (_, id) = path.into_inner();
     let id = TenantId::from(id);
     let current = tenants::get(state.store.db(), &id).await?;
+    check_webhooks(&state, &b).await?;
     let c = changes(b, Some(&current));
     let t = write(&state, &actor, async |w| tenants::update(w, &id, c).await)
         .await

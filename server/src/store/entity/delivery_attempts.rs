@@ -11,6 +11,10 @@ pub struct Model {
     pub outcome: String,
     pub error: Option<String>,
     pub duration_ms: i32,
+    /// The HTTP status an endpoint answered with (webhooks and chat).
+    pub status_code: Option<i32>,
+    /// The start of the endpoint's response (at most a few KiB).
+    pub response: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

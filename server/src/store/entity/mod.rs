@@ -6,6 +6,7 @@ pub mod component_status_changes;
 pub mod components;
 pub mod deliveries;
 pub mod delivery_attempts;
+pub mod endpoints;
 pub mod events;
 pub mod idempotency_keys;
 pub mod impact_periods;

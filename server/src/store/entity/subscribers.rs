@@ -27,6 +27,12 @@ pub struct Model {
     pub unsubscribed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// An endpoint's signing secret (`whsec_...`), shown once at creation.
+    pub signing_secret: Option<String>,
+    /// The secret before the last rotation, still used beside the new one until
+    /// `previous_secret_until`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

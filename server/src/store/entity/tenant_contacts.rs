@@ -10,6 +10,8 @@ pub struct Model {
     pub tenant_id: TenantId,
     pub kind: Channel,
     pub address: String,
+    /// A webhook contact's signing secret (`whsec_...`).
+    pub signing_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
