@@ -121,9 +121,26 @@ impl RouteTable {
     /// before `/incidents/{id}`).
     pub fn mount(mut self, cfg: &mut ServiceConfig) {
         self.resources.sort_by_key(|(p, _)| p.matches('{').count());
-        for res in self.resources.into_iter().filter_map(|(_, r)| r) {
-            cfg.service(res.default_service(web::to(method_not_allowed)));
+        for (path, res) in std::mem::take(&mut self.resources) {
+            let Some(res) = res else { continue };
+            let allow = self.allowed(path);
+            cfg.service(
+                res.default_service(web::to(move |req| method_not_allowed(req, allow.clone()))),
+            );
         }
+    }
+
+    /// The methods `path` answers, for `Allow` (HEAD wherever GET is).
+    fn allowed(&self, path: &str) -> String {
+        let mut methods: Vec<&str> = Vec::new();
+        for op in self.ops.iter().filter(|o| o.path == path) {
+            methods.push(op.method.as_str());
+            if op.method == Method::GET {
+                methods.push("HEAD");
+            }
+        }
+        methods.dedup();
+        methods.join(", ")
     }
 
     /// The operations, in the order requests are matched against them.
@@ -133,14 +150,18 @@ impl RouteTable {
     }
 }
 
-async fn method_not_allowed(
-    req: actix_web::HttpRequest,
-) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
+async fn method_not_allowed(req: actix_web::HttpRequest, allow: String) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let mut res = ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}; it answers {allow}",
         req.method(),
         req.path()
-    )))
+    ))
+    .error_response();
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    res
 }
 
 /// The operation a request is for, if any.

@@ -11,7 +11,7 @@ use crate::domain::{
     uptime,
 };
 use crate::http::{
-    body::{Envelope, Enveloped},
+    body::{Change, Envelope, Enveloped},
     error::ApiError,
     lenient,
     routes::RouteTable,
@@ -291,9 +291,19 @@ pub async fn update(
     state: web::Data<AppState>,
     actor: Actor,
     path: One,
-    Envelope(b): Envelope<ComponentBody>,
+    Change(b): Change<ComponentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = component_id(path);
+    let Some(b) = b else {
+        // Nothing to change: the component as it is, nothing written.
+        let view = View::load(&state).await?;
+        if view.index().get(&id).is_some_and(|c| c.is_group) {
+            return Err(ApiError::NotFound(format!(
+                "component '{id}' was not found"
+            )));
+        }
+        return Ok(ok(&component_doc(&view, &id)?));
+    };
     let patch = ComponentPatch {
         name: b.name,
         description: b.description,
@@ -633,9 +643,12 @@ pub async fn update_group(
     state: web::Data<AppState>,
     actor: Actor,
     path: One,
-    Envelope(b): Envelope<GroupBody>,
+    Change(b): Change<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = component_id(path);
+    let Some(b) = b else {
+        return Ok(ok(&group_doc(&View::load(&state).await?, &id)?));
+    };
     let patch = ComponentPatch {
         name: b.name,
         description: b.description,

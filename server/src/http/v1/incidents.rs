@@ -13,7 +13,7 @@ use crate::domain::{
     UpdateId,
 };
 use crate::http::{
-    body::{Envelope, Enveloped},
+    body::{Change, Envelope, Enveloped},
     error::ApiError,
     lenient,
     routes::RouteTable,
@@ -440,9 +440,14 @@ pub async fn update(
     state: web::Data<AppState>,
     actor: Actor,
     path: One,
-    Envelope(b): Envelope<IncidentBody>,
+    Change(b): Change<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = incident_id(path);
+    let Some(b) = b else {
+        // Nothing to change: the incident as it is, nothing written.
+        let incident = incidents::get(state.store.db(), &id).await?;
+        return Ok(ok(&render_one(&state, &incident).await?));
+    };
     let c = Command::Change(b.into_changes()?);
     let (out, shown) = command(&state, &actor, &id, c, IncidentBody::KEY).await?;
     let doc = render_one(&state, &out.incident).await?;
@@ -466,10 +471,22 @@ pub async fn edit_update(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<(String, String, String)>,
-    Envelope(b): Envelope<IncidentUpdateBody>,
+    Change(b): Change<IncidentUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, incident_id, update_id) = path.into_inner();
     let (id, update_id) = (IncidentId::from(incident_id), UpdateId::from(update_id));
+    let Some(b) = b else {
+        let incident = incidents::get(state.store.db(), &id).await?;
+        let u = incident
+            .updates
+            .iter()
+            .find(|u| u.id == update_id)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("incident update '{update_id}' was not found"))
+            })?;
+        let view = View::load(&state).await?;
+        return Ok(ok(&update_doc(u, &view.ctx, Flavor::Manage)));
+    };
     let c = Command::EditUpdate {
         update_id: update_id.clone(),
         body: b.body,

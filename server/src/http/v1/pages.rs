@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{View, ok, write};
 use crate::app::AppState;
 use crate::http::{
-    body::{Envelope, Enveloped},
+    body::{Change, Enveloped},
     error::ApiError,
 };
 use crate::render::statuspage::{PageDoc, page_doc};
@@ -75,8 +75,12 @@ pub async fn get(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 pub async fn update(
     state: web::Data<AppState>,
     actor: Actor,
-    Envelope(body): Envelope<PageBody>,
+    Change(body): Change<PageBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let Some(body) = body else {
+        // Nothing to change: the page as it is, nothing written.
+        return Ok(ok(&v1(&View::load(&state).await?)));
+    };
     if let Some(tz) = &body.time_zone
         && tz.parse::<chrono_tz::Tz>().is_err()
     {
