@@ -199,9 +199,15 @@ pub async fn report_ignored(
 pub fn plain(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
-    while let Some(at) = rest.find("expected ") {
-        out.push_str(&rest[..at + "expected ".len()]);
-        rest = &rest[at + "expected ".len()..];
+    let next = |s: &str| {
+        ["expected ", "to a "]
+            .iter()
+            .filter_map(|m| s.find(m).map(|at| (at, m.len())))
+            .min()
+    };
+    while let Some((at, len)) = next(rest) {
+        out.push_str(&rest[..at + len]);
+        rest = &rest[at + len..];
         let word = |s: &str| {
             s.find(|c: char| !(c.is_alphanumeric() || c == '_'))
                 .unwrap_or(s.len())
@@ -238,7 +244,8 @@ pub fn plain(message: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    out.replace("to a a ", "to a ")
+        .replace("to a an ", "to an ")
 }
 
 fn parse(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> {
@@ -419,5 +426,9 @@ mod tests {
             "expected one of the allowed values"
         );
         assert_eq!(plain("expected a string"), "expected a string");
+        assert_eq!(
+            plain("can not parse \"x\" to a i64"),
+            "can not parse \"x\" to a whole number"
+        );
     }
 }

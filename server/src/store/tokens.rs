@@ -60,6 +60,7 @@ pub async fn create(
     if name.trim().is_empty() {
         return Err(StoreError::invalid("name", "a token needs a name"));
     }
+    let name = &crate::domain::text::name("name", name)?;
     let random: String = rand::rng()
         .sample_iter(&Alphanumeric)
         .take(40)

@@ -8,10 +8,12 @@ use crate::http::error::ApiError;
 use crate::render::time::iso_ms;
 use crate::store::{audit, events};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct EventQuery {
     /// Only events with a larger sequence number.
+    #[schemars(range(min = i64::MIN, max = i64::MAX))]
     after: Option<i64>,
+    #[schemars(range(max = u64::MAX))]
     limit: Option<u64>,
 }
 
@@ -46,9 +48,12 @@ pub async fn list(
     Ok(ok(&all))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct AuditQuery {
+    /// Only entries with a smaller id.
+    #[schemars(range(min = i64::MIN, max = i64::MAX))]
     before: Option<i64>,
+    #[schemars(range(max = u64::MAX))]
     limit: Option<u64>,
 }
 

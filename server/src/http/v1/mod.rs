@@ -85,6 +85,8 @@ pub fn table() -> RouteTable {
         "Create an API token (the key is shown once)",
         tokens::create,
     )
+    .created()
+    .requires(&["name"])
     .secret()
     .body::<tokens::TokenBody>()
     .returns::<tokens::TokenDoc>();
@@ -105,6 +107,7 @@ pub fn table() -> RouteTable {
         "Read the event log in order (backfill)",
         events::list,
     )
+    .query::<events::EventQuery>()
     .returns_list::<events::EventDoc>();
     t.add(
         M::GET,
@@ -114,6 +117,7 @@ pub fn table() -> RouteTable {
         "Read the audit log, newest first",
         events::audit,
     )
+    .query::<events::AuditQuery>()
     .returns_list::<events::AuditDoc>();
     t
 }
@@ -202,11 +206,15 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(super) struct Paging {
+    #[schemars(range(max = u64::MAX))]
     pub page: Option<u64>,
+    #[schemars(range(max = u64::MAX))]
     pub per_page: Option<u64>,
+    #[schemars(range(max = u64::MAX))]
     pub limit: Option<u64>,
+    #[schemars(length(max = 200))]
     pub q: Option<String>,
 }
 
