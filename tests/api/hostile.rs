@@ -816,3 +816,74 @@ async fn failed_authentication_is_throttled_per_client() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
 }
+
+/// The OpenAPI document says what the server answers: the status of a success, the
+/// errors, the query parameters and the fields a create needs.
+#[tokio::test]
+async fn the_openapi_document_is_exact() {
+    let app = TestApp::spawn().await;
+    let doc = app.public("/v1/openapi.json").await.expect(200).json();
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let create = op("/v1/pages/{page_id}/incidents", "post");
+    assert!(create["responses"]["201"].is_object(), "{create}");
+    assert!(create["responses"]["200"].is_null());
+    for code in ["400", "401", "403", "404", "409", "422", "429"] {
+        assert!(create["responses"][code].is_object(), "{code}");
+    }
+    let body = &create["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["required"], json!(["incident"]));
+    assert_eq!(body["properties"]["incident"]["required"], json!(["name"]));
+    let names = |o: &Value| -> Vec<String> {
+        o["parameters"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        names(&op(
+            "/v1/pages/{page_id}/components/{component_id}",
+            "delete"
+        )),
+        ["force"]
+    );
+    let mut uptime = names(&op(
+        "/v1/pages/{page_id}/components/{component_id}/uptime",
+        "get",
+    ));
+    uptime.sort();
+    assert_eq!(uptime, ["end", "start"]);
+    let subscribers = names(&op("/v1/pages/{page_id}/subscribers", "get"));
+    for p in [
+        "q",
+        "type",
+        "state",
+        "limit",
+        "page",
+        "sort_field",
+        "sort_direction",
+    ] {
+        assert!(subscribers.iter().any(|n| n == p), "{p} in {subscribers:?}");
+    }
+    assert!(
+        op("/v1/pages/{page_id}/subscribers/reactivate", "post")["responses"]["202"].is_object()
+    );
+    for path in [
+        "/v1/pages/{page_id}/tenants",
+        "/v1/pages/{page_id}/deliveries",
+        "/v1/pages/{page_id}/incidents/{incident_id}/postmortem",
+        "/v1/pages/{page_id}/component-groups/{group_id}/uptime",
+    ] {
+        assert!(op(path, "get").is_object(), "{path} is documented");
+    }
+    // A token's creation is never replayed, so it takes no Idempotency-Key.
+    assert!(
+        !op("/v1/pages/{page_id}/api-tokens", "post")["parameters"]
+            .to_string()
+            .contains("Idempotency-Key")
+    );
+}
