@@ -319,6 +319,16 @@ impl IncidentBody {
                 components.push((ComponentId::from(id), None));
             }
         }
+        let most = crate::domain::incident::MAX_PROMISE_MINUTES;
+        if let Some(m) = self.next_update_in_minutes
+            && m > most
+        {
+            // Refused even on a change that posts no update, where it would be unused.
+            return Err(ApiError::invalid(
+                "incident.next_update_in_minutes",
+                format!("incident.next_update_in_minutes must be at most {most} (a week)"),
+            ));
+        }
         let promise = match (self.next_update_due_at, self.next_update_in_minutes) {
             (Some(at), _) => Some(Promise::By(at)),
             (None, Some(m)) => Some(Promise::Within(m)),
