@@ -138,6 +138,16 @@ impl TestApp {
         Self::start(dir, database_url, Clock::manual(start), |_| {}).await
     }
 
+    /// Like [`TestApp::spawn_at`], after letting `adjust` change its settings.
+    pub async fn spawn_at_with(
+        start: chrono::DateTime<Utc>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let database_url = fresh_database(dir.path()).await;
+        Self::start(dir, database_url, Clock::manual(start), adjust).await
+    }
+
     /// Starts another server on the same database (as a second instance would).
     pub async fn sibling(&self) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));

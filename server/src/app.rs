@@ -26,6 +26,8 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     /// The public subscription form's pace, per client and per address.
     pub subscribe_limits: crate::public::subscribe::Limits,
+    /// Failed authentications to the admin API, per client.
+    pub auth_throttle: crate::http::auth::Throttle,
     draining: AtomicBool,
 }
 
@@ -58,6 +60,10 @@ impl AppState {
             .await?,
         );
         Ok(AppState {
+            auth_throttle: crate::http::auth::Throttle::new(
+                clock.clone(),
+                settings.auth_failure_limit,
+            ),
             store,
             snapshots,
             clock,

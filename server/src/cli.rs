@@ -45,6 +45,12 @@ use crate::{
 ///   HERALD_MIGRATE            apply migrations when serve starts (default true)
 ///   HERALD_SHUTDOWN_TIMEOUT   seconds in-flight requests get after SIGTERM/SIGINT
 ///                             (default 10)
+///   HERALD_HEADER_READ_TIMEOUT seconds a client has to send a request's headers
+///                             (default 10; then 408 and the connection is closed)
+///   HERALD_BODY_READ_TIMEOUT  seconds a client has to send an admin request's body
+///                             (default 30; then 408)
+///   HERALD_AUTH_FAILURE_LIMIT wrong API keys one client may present a minute before
+///                             it waits (429; default 20; 0 turns it off)
 ///   HERALD_TRUSTED_PROXIES    comma-separated addresses or CIDRs of reverse proxies
 ///                             whose X-Forwarded-For / Forwarded name the client
 ///   HERALD_SQLITE_SYNCHRONOUS full (default: a write survives power loss) or normal

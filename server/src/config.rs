@@ -45,6 +45,17 @@ pub struct Settings {
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT
     /// (`HERALD_SHUTDOWN_TIMEOUT`).
     pub shutdown_timeout: u64,
+    /// Seconds a client has to send a request's headers before it is answered 408 and
+    /// the connection closed (`HERALD_HEADER_READ_TIMEOUT`, default 10).
+    pub header_read_timeout: u64,
+    /// Seconds a client has to send a request's body to the admin API before it is
+    /// answered 408 (`HERALD_BODY_READ_TIMEOUT`, default 30).
+    pub body_read_timeout: u64,
+    /// Wrong API keys one client address may present in a minute before it must wait
+    /// (429 with `Retry-After`) (`HERALD_AUTH_FAILURE_LIMIT`, default 20; 0 turns the
+    /// throttle off). Behind a reverse proxy, set `trusted_proxies` so clients are told
+    /// apart.
+    pub auth_failure_limit: u32,
     /// Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` / `Forwarded`
     /// headers name the client (`HERALD_TRUSTED_PROXIES`, comma-separated).
     pub trusted_proxies: String,
@@ -106,6 +117,9 @@ impl Default for Settings {
             workers: None,
             migrate: true,
             shutdown_timeout: 10,
+            header_read_timeout: 10,
+            body_read_timeout: 30,
+            auth_failure_limit: 20,
             trusted_proxies: String::new(),
             sqlite_synchronous: "full".into(),
             image_hosts: String::new(),
@@ -153,6 +167,9 @@ impl fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("migrate", &self.migrate)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("auth_failure_limit", &self.auth_failure_limit)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("image_hosts", &self.image_hosts)
@@ -269,6 +286,13 @@ impl Settings {
             );
         }
         crate::domain::webhook::parse_allow(&self.webhook_allow).map_err(|e| anyhow::anyhow!(e))?;
+        if !(1..=3600).contains(&self.header_read_timeout)
+            || !(1..=3600).contains(&self.body_read_timeout)
+        {
+            anyhow::bail!(
+                "header_read_timeout and body_read_timeout must be between 1 and 3600 seconds"
+            );
+        }
         if self.delivery_lease_secs < 5 {
             anyhow::bail!("delivery_lease_secs must be at least 5");
         }

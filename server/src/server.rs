@@ -88,6 +88,7 @@ pub async fn launch(
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let shutdown_timeout = settings.shutdown_timeout;
+    let header_read_timeout = std::time::Duration::from_secs(settings.header_read_timeout);
     let proxies = settings.proxies()?;
     let state = web::Data::new(AppState::open(settings, store, clock).await?);
     let access = web::Data::new(http::access::Config {
@@ -111,6 +112,8 @@ pub async fn launch(
     })
     .workers(workers.max(1))
     .disable_signals()
+    // A connection that does not finish its headers in time is answered 408 and closed.
+    .client_request_timeout(header_read_timeout)
     .shutdown_timeout(shutdown_timeout)
     .listen(listener)?
     .run();

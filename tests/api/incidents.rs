@@ -335,7 +335,10 @@ async fn impact_override_and_maintenance_statuses() {
         .await
         .expect(422)
         .json();
-    assert_eq!(r["error"]["code"], "invalid_transition");
+    assert_eq!(
+        r["error"]["field"], "incident.scheduled_for",
+        "a maintenance status needs a window: {r}"
+    );
 
     // A maintenance is an incident with scheduled_for; it takes maintenance statuses only.
     let from = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();

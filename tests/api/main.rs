@@ -3,6 +3,7 @@
 mod browser;
 mod components;
 mod hardening;
+mod hostile;
 mod incidents;
 mod notify;
 mod ops;

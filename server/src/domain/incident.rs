@@ -366,6 +366,17 @@ impl Incident {
     ) -> Result<Outcome, DomainError> {
         let name = text::name("name", c.name.as_deref().unwrap_or(""))?;
         check_bounds(&c)?;
+        if c.scheduled_for.is_none()
+            && let Some(status) = c.status.filter(|s| s.is_maintenance())
+        {
+            return Err(DomainError::invalid(
+                "scheduled_for",
+                format!(
+                    "a maintenance needs `scheduled_for` (when it starts, e.g. 2026-04-14T13:51:00Z) to be {}",
+                    status.as_str()
+                ),
+            ));
+        }
         let kind = if c.scheduled_for.is_some() {
             Kind::Maintenance
         } else {

@@ -1,6 +1,15 @@
 //! The admin API's one gate: every `/v1` request but the OpenAPI document must carry a
 //! live key (`Authorization: OAuth <key>`, `Bearer <key>` or `?api_key=`), and the key's
-//! role must reach the role the route table gives the operation.
+//! role must reach the role the route table gives the operation. A client that fails
+//! to authenticate too often is told to wait (429 with `Retry-After`), whatever key it
+//! presents next; other clients are not slowed.
+
+use std::{collections::HashMap, net::IpAddr, num::NonZeroU32, sync::Mutex, time::Duration};
+
+use governor::{
+    Quota, RateLimiter, clock::Clock as _, middleware::NoOpMiddleware,
+    state::keyed::DefaultKeyedStateStore,
+};
 
 use actix_web::{
     Error, FromRequest, HttpMessage, HttpRequest,
@@ -13,6 +22,7 @@ use futures_util::future::{Ready, ready};
 
 use super::{Api, access::ClientAddr, error::ApiError, routes};
 use crate::app::AppState;
+use crate::clock::Clock;
 use crate::domain::Role;
 use crate::store::{Actor, tokens};
 
@@ -31,6 +41,85 @@ fn presented_key(req: &ServiceRequest) -> Option<String> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "api_key")
         .map(|(_, v)| v.into_owned())
+}
+
+/// Clients remembered before the oldest are forgotten.
+const MAX_CLIENTS: usize = 100_000;
+
+/// Herald's clock as governor reads it (time since the epoch), so tests on a manual
+/// clock move the throttle without sleeping.
+#[derive(Clone, Debug)]
+struct Ticks(Clock);
+
+impl governor::clock::Clock for Ticks {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        (self.0.now() - chrono::DateTime::UNIX_EPOCH)
+            .to_std()
+            .unwrap_or_default()
+    }
+}
+
+type Limiter = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, Ticks, NoOpMiddleware<Duration>>;
+
+/// Failed authentications (a key presented that is not live) per client address: the
+/// settings' `auth_failure_limit` in a burst, then the allowance comes back at that many
+/// a minute.
+pub struct Throttle {
+    /// None when the throttle is off.
+    failures: Option<Limiter>,
+    /// Clients that used up their failures, and until when they wait.
+    blocked: Mutex<HashMap<IpAddr, Duration>>,
+    clock: Ticks,
+}
+
+impl Throttle {
+    pub fn new(clock: Clock, per_minute: u32) -> Throttle {
+        let clock = Ticks(clock);
+        let failures = NonZeroU32::new(per_minute).map(|n| {
+            RateLimiter::new(
+                Quota::per_minute(n),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            )
+        });
+        Throttle {
+            failures,
+            blocked: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    /// How long `ip` must still wait, if it must.
+    fn waiting(&self, ip: IpAddr) -> Option<Duration> {
+        let now = self.clock.now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        match blocked.get(&ip) {
+            Some(until) if *until > now => Some(*until - now),
+            Some(_) => {
+                blocked.remove(&ip);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Counts a failure of `ip`; once its allowance is spent, how long it waits.
+    fn failed(&self, ip: IpAddr) -> Option<Duration> {
+        let failures = self.failures.as_ref()?;
+        if failures.len() > MAX_CLIENTS {
+            failures.retain_recent();
+        }
+        let now = self.clock.now();
+        let wait: Duration = failures.check_key(&ip).err()?.wait_time_from(now);
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        if blocked.len() > MAX_CLIENTS {
+            blocked.retain(|_, until| *until > now);
+        }
+        blocked.insert(ip, now + wait);
+        Some(wait)
+    }
 }
 
 /// Errors become responses here, so the access log (outside) sees their status.
@@ -57,15 +146,28 @@ async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
     ) else {
         return Err(ApiError::Internal("application state missing".into()));
     };
+    let ip = req.extensions().get::<ClientAddr>().and_then(|c| c.0);
+    if let Some(wait) = ip.and_then(|ip| state.auth_throttle.waiting(ip)) {
+        return Err(ApiError::TooManyRequests {
+            message:
+                "too many failed authentications from this address; wait and retry with a valid key"
+                    .into(),
+            retry_after: wait.as_secs().max(1),
+        });
+    }
     let key = presented_key(req).ok_or(ApiError::Unauthorized)?;
-    let token = tokens::authenticate(state.store.db(), &key, state.clock.now())
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let client = req
-        .extensions()
-        .get::<ClientAddr>()
-        .and_then(|c| c.0)
-        .map(|ip| ip.to_string());
+    let token = tokens::authenticate(state.store.db(), &key, state.clock.now()).await?;
+    let Some(token) = token else {
+        // A key that is not live counts as a guess; no key at all does not.
+        if let Some(wait) = ip.and_then(|ip| state.auth_throttle.failed(ip)) {
+            return Err(ApiError::TooManyRequests {
+                message: "too many failed authentications from this address; wait and retry with a valid key".into(),
+                retry_after: wait.as_secs().max(1),
+            });
+        }
+        return Err(ApiError::Unauthorized);
+    };
+    let client = ip.map(|ip| ip.to_string());
     req.extensions_mut().insert(Actor {
         token_id: Some(token.id.clone()),
         name: token.name.clone(),

@@ -90,6 +90,93 @@ pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>
     })
 }
 
+/// What the lenient readers take, for the OpenAPI document: `true`/`false`, `1`/`0`, or
+/// those as text (`yes`, `on`, ... too); an empty text is absent.
+pub struct Bool;
+
+impl schemars::JsonSchema for Bool {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LenientBool".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"anyOf": [
+            {"type": "boolean"},
+            {"enum": [0, 1, "", "true", "false", "1", "0", "yes", "no", "on", "off"]}
+        ]})
+    }
+}
+
+/// A position: a whole number (negative too), or one as text; an empty text is absent.
+pub struct Position;
+
+impl schemars::JsonSchema for Position {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LenientPosition".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"anyOf": [
+            {"type": "integer", "minimum": i32::MIN, "maximum": i32::MAX},
+            {"type": "string", "pattern": "^-?[0-9]{1,9}$"},
+            {"const": ""}
+        ]})
+    }
+}
+
+/// Minutes to the next update, up to [`crate::domain::incident::MAX_PROMISE_MINUTES`]
+/// (0, on a change, promises nothing), or an empty text.
+pub struct Minutes;
+
+impl schemars::JsonSchema for Minutes {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LenientMinutes".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": crate::domain::incident::MAX_PROMISE_MINUTES},
+            {"const": ""}
+        ]})
+    }
+}
+
+/// A time in RFC 3339 with an offset, from 1970 to 9999; an empty text is absent.
+pub struct Time;
+
+impl schemars::JsonSchema for Time {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LenientTime".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"anyOf": [
+            {
+                "type": "string",
+                "format": "date-time",
+                "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-"
+            },
+            {"const": ""}
+        ]})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

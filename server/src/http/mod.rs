@@ -47,15 +47,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/v1")
                 .app_data(web::PayloadConfig::new(body::LIMIT))
                 .app_data(
-                    web::QueryConfig::default()
-                        .error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()),
+                    web::QueryConfig::default().error_handler(|e, _| {
+                        ApiError::BadRequest(body::plain(&e.to_string())).into()
+                    }),
                 )
                 .app_data(
-                    web::PathConfig::default()
-                        .error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()),
+                    web::PathConfig::default().error_handler(|e, _| {
+                        ApiError::BadRequest(body::plain(&e.to_string())).into()
+                    }),
                 )
                 .configure(|cfg| v1::table().mount(cfg))
                 .default_service(web::to(no_such_route))
+                .wrap(from_fn(body::report_ignored))
                 .wrap(from_fn(idempotency::replay_or_run))
                 .wrap(from_fn(auth::authorize))
                 .wrap(security::no_store()),

@@ -237,8 +237,8 @@ struct Posted {
 }
 
 fn posted(body: &[u8], query: &str) -> Posted {
-    let mut v = parse_form(body);
-    let q = parse_form(query.as_bytes());
+    let mut v = parse_form(body).unwrap_or_default();
+    let q = parse_form(query.as_bytes()).unwrap_or_default();
     let get = |key: &str| {
         v.get(key)
             .or_else(|| q.get(key))

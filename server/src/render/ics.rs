@@ -1,6 +1,6 @@
 //! `/maintenance.ics`: scheduled maintenance as an iCalendar feed.
 
-use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
+use icalendar::{Calendar, Component, Event, EventLike, EventStatus, Property};
 
 use super::pages::Data;
 use crate::domain::IncidentStatus;
@@ -9,16 +9,42 @@ use crate::domain::IncidentStatus;
 /// property would end it and start another (RFC 5545), an event injected.
 fn one_line(s: &str) -> String {
     s.chars()
+        .filter(|c| *c != '\r')
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
+/// Text that may span lines: line breaks kept as `\n` (the writer escapes them), carriage
+/// returns dropped, other control characters made spaces.
+fn multi_line(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '\r')
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect()
+}
+
+/// RFC 5545's TEXT escaping (3.3.11), for the properties the writer leaves as they are.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ',' => out.push_str("\\,"),
+            ';' => out.push_str("\\;"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 pub fn calendar(data: &Data) -> String {
     let mut cal = Calendar::new();
-    cal.name(&one_line(&format!(
-        "{} scheduled maintenance",
-        data.page.name
-    )));
+    // NAME is TEXT (RFC 7986) but written as given; X-WR-CALNAME is escaped by the
+    // writer, which also folds every line at 75 octets.
+    let name = one_line(&format!("{} scheduled maintenance", data.page.name));
+    cal.append_property(Property::new("NAME", escape(&name)));
+    cal.append_property(Property::new("X-WR-CALNAME", name));
     let maintenances = data
         .recent
         .iter()
@@ -50,7 +76,7 @@ pub fn calendar(data: &Data) -> String {
         let description = m
             .updates
             .last()
-            .map(|u| data.markdown.plain(&u.body).to_string())
+            .map(|u| multi_line(&data.markdown.plain(&u.body)))
             .unwrap_or_default();
         let mut event = Event::new();
         event
@@ -76,4 +102,16 @@ pub fn calendar(data: &Data) -> String {
         cal.push(event.done());
     }
     cal.done().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_kept_to_its_line() {
+        assert_eq!(one_line("a\r\nBEGIN:VEVENT\u{1b}"), "a BEGIN:VEVENT ");
+        assert_eq!(multi_line("a\r\nb\u{0}"), "a\nb ");
+        assert_eq!(escape("a\\b,c;d\ne"), "a\\\\b\\,c\\;d\\ne");
+    }
 }

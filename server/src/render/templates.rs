@@ -172,10 +172,15 @@ impl Renderer {
     }
 }
 
+/// Escapes text for the feeds, and drops what XML 1.0 does not allow whatever is
+/// stored (NUL, ESC, BEL and the other C0 controls but tab and line breaks, the C1
+/// controls, U+FFFE and U+FFFF): one such character would make the whole feed unreadable.
 fn escape_xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
         match c {
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => {}
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::{Rng, distr::Alphanumeric};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -60,6 +60,7 @@ pub async fn create(
     if name.trim().is_empty() {
         return Err(StoreError::invalid("name", "a token needs a name"));
     }
+    let name = &crate::domain::text::name("name", name)?;
     let random: String = rand::rng()
         .sample_iter(&Alphanumeric)
         .take(40)
@@ -114,10 +115,13 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Token>> {
         .collect())
 }
 
-/// Revokes a token by id or by its printed prefix.
-pub async fn revoke(
+/// Revokes a token by id or by its printed prefix; `by` is the token asking, which
+/// cannot revoke itself. The last live admin token is never revoked. Revoking a revoked
+/// token changes nothing.
+async fn revoke(
     db: &impl ConnectionTrait,
     id_or_prefix: &str,
+    by: Option<&TokenId>,
     now: DateTime<Utc>,
 ) -> Result<Token> {
     let mut found = api_tokens::Entity::find()
@@ -137,6 +141,28 @@ pub async fn revoke(
     let model = found
         .pop()
         .ok_or_else(|| StoreError::not_found("token", id_or_prefix))?;
+    if let Some(by) = by
+        && by == &model.id
+    {
+        return Err(StoreError::Conflict(
+            "a token cannot revoke itself: revoke it with another admin token, or with `herald token revoke`".into(),
+        ));
+    }
+    if model.role == Role::Admin && model.revoked_at.is_none() {
+        let admins = api_tokens::Entity::find()
+            .filter(api_tokens::Column::Role.eq(Role::Admin))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .count(db)
+            .await?;
+        if admins <= 1 {
+            return Err(StoreError::Conflict(
+                "this is the last active admin token: create another admin token first, so Herald can still be administered".into(),
+            ));
+        }
+    }
+    if model.revoked_at.is_some() {
+        return Ok(model.into());
+    }
     let mut am: api_tokens::ActiveModel = model.into();
     am.revoked_at = Set(Some(now));
     Ok(am.update(db).await?.into())
@@ -167,7 +193,8 @@ pub async fn issue(w: &mut super::Write, name: &str, role: Role) -> Result<(Toke
 
 /// Revokes a token inside a write, with its audit record.
 pub async fn withdraw(w: &mut super::Write, id_or_prefix: &str) -> Result<Token> {
-    let t = revoke(w.conn(), id_or_prefix, w.now()).await?;
+    let by = w.actor().token_id.clone();
+    let t = revoke(w.conn(), id_or_prefix, by.as_ref(), w.now()).await?;
     w.audit(
         "api_token.revoke",
         "api_token",

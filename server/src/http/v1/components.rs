@@ -11,7 +11,7 @@ use crate::domain::{
     uptime,
 };
 use crate::http::{
-    body::{Envelope, Enveloped},
+    body::{Change, Envelope, Enveloped},
     error::ApiError,
     lenient,
     routes::RouteTable,
@@ -45,6 +45,8 @@ pub fn routes(t: &mut RouteTable) {
         "Create a component",
         create,
     )
+    .created()
+    .requires(&["name"])
     .body::<ComponentBody>()
     .returns::<ComponentDoc>();
     t.add(M::GET, one, Viewer, "components", "Get a component", get)
@@ -69,6 +71,7 @@ pub fn routes(t: &mut RouteTable) {
         "Delete a component; refused (409) while an open incident holds it, unless force=true",
         delete,
     )
+    .query::<DeleteQuery>()
     .returns::<ComponentDoc>();
     t.add(
         M::GET,
@@ -78,6 +81,7 @@ pub fn routes(t: &mut RouteTable) {
         "A component's uptime over a range of days (start, end: YYYY-MM-DD)",
         uptime,
     )
+    .query::<UptimeQuery>()
     .returns::<UptimeDoc>();
     t.add(
         M::GET,
@@ -108,6 +112,8 @@ pub fn routes(t: &mut RouteTable) {
         "Create a component group",
         create_group,
     )
+    .created()
+    .requires(&["name"])
     .body::<GroupBody>()
     .returns::<GroupDoc>();
     t.add(
@@ -148,11 +154,13 @@ pub fn routes(t: &mut RouteTable) {
         "A group's uptime over a range of days (start, end: YYYY-MM-DD)",
         group_uptime,
     )
+    .query::<UptimeQuery>()
     .returns::<GroupUptimeDoc>();
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct ComponentBody {
+    #[schemars(length(min = 1, max = 255), regex(pattern = crate::http::routes::NAME_PATTERN))]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
@@ -160,13 +168,16 @@ pub struct ComponentBody {
     #[serde(default, deserialize_with = "nullable")]
     pub group_id: Option<Option<ComponentId>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub showcase: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub only_show_if_degraded: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
     pub start_date: Option<Option<NaiveDate>>,
     /// 1-based place among all components; the others move to make room.
     #[serde(default, deserialize_with = "lenient::opt_i32")]
+    #[schemars(with = "Option<lenient::Position>")]
     pub position: Option<i32>,
 }
 
@@ -176,12 +187,14 @@ impl Enveloped for ComponentBody {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct GroupBody {
+    #[schemars(length(min = 1, max = 255), regex(pattern = crate::http::routes::NAME_PATTERN))]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
     /// The ids of the components in the group; replaces the current members.
     pub components: Option<Vec<ComponentId>>,
     #[serde(default, deserialize_with = "lenient::opt_i32")]
+    #[schemars(with = "Option<lenient::Position>")]
     pub position: Option<i32>,
 }
 
@@ -291,9 +304,19 @@ pub async fn update(
     state: web::Data<AppState>,
     actor: Actor,
     path: One,
-    Envelope(b): Envelope<ComponentBody>,
+    Change(b): Change<ComponentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = component_id(path);
+    let Some(b) = b else {
+        // Nothing to change: the component as it is, nothing written.
+        let view = View::load(&state).await?;
+        if view.index().get(&id).is_some_and(|c| c.is_group) {
+            return Err(ApiError::NotFound(format!(
+                "component '{id}' was not found"
+            )));
+        }
+        return Ok(ok(&component_doc(&view, &id)?));
+    };
     let patch = ComponentPatch {
         name: b.name,
         description: b.description,
@@ -317,6 +340,7 @@ pub async fn update(
 pub struct DeleteQuery {
     /// Delete even while an open incident holds the component: it leaves the incident.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub force: Option<bool>,
 }
 
@@ -633,9 +657,12 @@ pub async fn update_group(
     state: web::Data<AppState>,
     actor: Actor,
     path: One,
-    Envelope(b): Envelope<GroupBody>,
+    Change(b): Change<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = component_id(path);
+    let Some(b) = b else {
+        return Ok(ok(&group_doc(&View::load(&state).await?, &id)?));
+    };
     let patch = ComponentPatch {
         name: b.name,
         description: b.description,

@@ -28,6 +28,7 @@ pub fn routes(t: &mut RouteTable) {
         "List deliveries, newest first (incident_id, update_id, recipient, channel, state; before, limit)",
         list,
     )
+    .query::<ListQuery>()
     .returns_list::<DeliveryDoc>();
     t.add(
         M::POST,
@@ -37,6 +38,7 @@ pub fn routes(t: &mut RouteTable) {
         "Deliver again: what the filters match (incident_id, update_id, recipient, channel, from_seq..to_seq, since; by default only failed, dead or cancelled deliveries)",
         redeliver_many,
     )
+    .accepted()
     .body::<RedeliverBody>()
     .returns::<serde_json::Value>();
     t.add(
@@ -56,6 +58,7 @@ pub fn routes(t: &mut RouteTable) {
         "Deliver one again, whatever its state",
         redeliver_one,
     )
+    .accepted()
     .returns::<DeliveryDoc>();
 }
 
@@ -135,10 +138,14 @@ pub struct ListQuery {
     pub incident_id: Option<String>,
     pub update_id: Option<String>,
     pub recipient: Option<String>,
+    #[schemars(extend("enum" = ["email", "webhook", "slack", "discord", "teams"]))]
     pub channel: Option<String>,
+    #[schemars(extend("enum" = ["pending", "sending", "retrying", "delivered", "failed", "dead", "cancelled"]))]
     pub state: Option<String>,
     /// Only deliveries with a smaller id (the next page).
+    #[schemars(range(min = i64::MIN, max = i64::MAX))]
     pub before: Option<i64>,
+    #[schemars(range(max = u64::MAX))]
     pub limit: Option<u64>,
 }
 
@@ -235,6 +242,7 @@ pub struct RedeliverBody {
     pub since: Option<String>,
     /// Also deliveries that went through (default false: only failed, dead or cancelled).
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub include_delivered: Option<bool>,
 }
 

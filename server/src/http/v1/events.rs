@@ -8,10 +8,12 @@ use crate::http::error::ApiError;
 use crate::render::time::iso_ms;
 use crate::store::{audit, events};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct EventQuery {
     /// Only events with a larger sequence number.
+    #[schemars(range(min = i64::MIN, max = i64::MAX))]
     after: Option<i64>,
+    #[schemars(range(max = u64::MAX))]
     limit: Option<u64>,
 }
 
@@ -46,9 +48,12 @@ pub async fn list(
     Ok(ok(&all))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct AuditQuery {
+    /// Only entries with a smaller id.
+    #[schemars(range(min = i64::MIN, max = i64::MAX))]
     before: Option<i64>,
+    #[schemars(range(max = u64::MAX))]
     limit: Option<u64>,
 }
 
@@ -66,10 +71,28 @@ pub struct AuditDoc {
     pub detail: serde_json::Value,
 }
 
+/// The audit log's parameters (and `api_key`, which authenticates).
+const AUDIT_PARAMS: &[&str] = &["before", "limit", "api_key"];
+
 pub async fn audit(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    // A filter Herald does not know is refused, not ignored: an audit read that
+    // silently returned everything would look like an answer to the question asked.
+    if let Some((name, _)) = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| !AUDIT_PARAMS.contains(&k.as_ref()))
+    {
+        let name: String = name.chars().take(64).collect();
+        return Err(ApiError::Invalid {
+            code: "unknown_parameter",
+            message: format!(
+                "the audit log has no parameter '{name}': it takes before (an entry id) and limit"
+            ),
+            field: Some(name),
+        });
+    }
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let all: Vec<AuditDoc> = audit::list(state.store.db(), q.before, limit)
         .await?

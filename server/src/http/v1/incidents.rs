@@ -13,7 +13,7 @@ use crate::domain::{
     UpdateId,
 };
 use crate::http::{
-    body::{Envelope, Enveloped},
+    body::{Change, Envelope, Enveloped},
     error::ApiError,
     lenient,
     routes::RouteTable,
@@ -37,6 +37,7 @@ pub fn routes(t: &mut RouteTable) {
         "List incidents and maintenances, newest first (`q`, `limit`, `page`)",
         list,
     )
+    .query::<super::Paging>()
     .returns_list::<IncidentDoc>();
     t.add(
         M::POST,
@@ -46,6 +47,8 @@ pub fn routes(t: &mut RouteTable) {
         "Open an incident (or schedule a maintenance with `scheduled_for`)",
         create,
     )
+    .created()
+    .requires(&["name"])
     .body::<IncidentBody>()
     .returns::<IncidentDoc>();
     t.add(
@@ -56,6 +59,7 @@ pub fn routes(t: &mut RouteTable) {
         "Unresolved incidents",
         unresolved,
     )
+    .query::<super::Paging>()
     .returns_list::<IncidentDoc>();
     t.add(
         M::GET,
@@ -65,6 +69,7 @@ pub fn routes(t: &mut RouteTable) {
         "Scheduled maintenances not started",
         scheduled,
     )
+    .query::<super::Paging>()
     .returns_list::<IncidentDoc>();
     t.add(
         M::GET,
@@ -74,6 +79,7 @@ pub fn routes(t: &mut RouteTable) {
         "Upcoming maintenances",
         scheduled,
     )
+    .query::<super::Paging>()
     .returns_list::<IncidentDoc>();
     t.add(
         M::GET,
@@ -83,6 +89,7 @@ pub fn routes(t: &mut RouteTable) {
         "Maintenances in progress or verifying",
         active_maintenance,
     )
+    .query::<super::Paging>()
     .returns_list::<IncidentDoc>();
     t.add(
         M::GET,
@@ -138,6 +145,7 @@ pub fn routes(t: &mut RouteTable) {
         "Save the postmortem draft (Markdown); the incident must be resolved",
         draft,
     )
+    .requires(&["body_draft"])
     .body::<PostmortemBody>()
     .returns::<PostmortemDoc>();
     t.add(
@@ -172,6 +180,7 @@ pub fn routes(t: &mut RouteTable) {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct IncidentBody {
+    #[schemars(length(min = 1, max = 255), regex(pattern = crate::http::routes::NAME_PATTERN))]
     pub name: Option<String>,
     pub status: Option<IncidentStatus>,
     /// Markdown. With `status`, or alone, it posts an update.
@@ -184,31 +193,43 @@ pub struct IncidentBody {
     /// Affected components; those not in `components` keep their status.
     pub component_ids: Option<Vec<String>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub deliver_notifications: Option<bool>,
     /// When the impact began, if before the incident was posted.
     #[serde(default, deserialize_with = "lenient::opt_time")]
+    #[schemars(with = "Option<lenient::Time>")]
     pub started_at: Option<DateTime<Utc>>,
     /// When the impact ended (resolved incidents only).
     #[serde(default, deserialize_with = "lenient::opt_time")]
+    #[schemars(with = "Option<lenient::Time>")]
     pub resolved_at: Option<DateTime<Utc>>,
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub metadata: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub backfilled: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_time")]
+    #[schemars(with = "Option<lenient::Time>")]
     pub scheduled_for: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient::opt_time")]
+    #[schemars(with = "Option<lenient::Time>")]
     pub scheduled_until: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub scheduled_remind_prior: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub scheduled_auto_in_progress: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub scheduled_auto_completed: Option<bool>,
     /// Herald: promise the next update within this many minutes (shown on the page).
     #[serde(default, deserialize_with = "lenient::opt_u32")]
+    #[schemars(with = "Option<lenient::Minutes>")]
     pub next_update_in_minutes: Option<u32>,
     /// Herald: promise the next update by this time.
     #[serde(default, deserialize_with = "lenient::opt_time")]
+    #[schemars(with = "Option<lenient::Time>")]
     pub next_update_due_at: Option<DateTime<Utc>>,
     pub custom_tweet: Option<String>,
     /// Herald: fill name, body, status, components and the promise from this incident
@@ -230,8 +251,10 @@ impl Enveloped for IncidentBody {
 pub struct IncidentUpdateBody {
     pub body: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_time")]
+    #[schemars(with = "Option<lenient::Time>")]
     pub display_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub deliver_notifications: Option<bool>,
 }
 
@@ -241,7 +264,8 @@ impl Enveloped for IncidentUpdateBody {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct PostmortemBody {
-    /// The postmortem in Markdown.
+    /// The postmortem in Markdown (not blank).
+    #[schemars(length(min = 1, max = 262_144), regex(pattern = r"\S"))]
     pub body_draft: Option<String>,
 }
 
@@ -252,6 +276,7 @@ impl Enveloped for PostmortemBody {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct PublishBody {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub notify_subscribers: Option<bool>,
 }
 
@@ -302,6 +327,16 @@ impl IncidentBody {
             if seen.insert(id.clone()) {
                 components.push((ComponentId::from(id), None));
             }
+        }
+        let most = crate::domain::incident::MAX_PROMISE_MINUTES;
+        if let Some(m) = self.next_update_in_minutes
+            && m > most
+        {
+            // Refused even on a change that posts no update, where it would be unused.
+            return Err(ApiError::invalid(
+                "incident.next_update_in_minutes",
+                format!("incident.next_update_in_minutes must be at most {most} (a week)"),
+            ));
         }
         let promise = match (self.next_update_due_at, self.next_update_in_minutes) {
             (Some(at), _) => Some(Promise::By(at)),
@@ -543,9 +578,14 @@ pub async fn update(
     state: web::Data<AppState>,
     actor: Actor,
     path: One,
-    Envelope(b): Envelope<IncidentBody>,
+    Change(b): Change<IncidentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = incident_id(path);
+    let Some(b) = b else {
+        // Nothing to change: the incident as it is, nothing written.
+        let incident = incidents::get(state.store.db(), &id).await?;
+        return Ok(ok(&render_one(&state, &incident).await?));
+    };
     let b = if b.template_id.is_some() {
         let current = incidents::get(state.store.db(), &id).await?;
         templated(&state, b, Some(&current)).await?
@@ -575,10 +615,22 @@ pub async fn edit_update(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<(String, String, String)>,
-    Envelope(b): Envelope<IncidentUpdateBody>,
+    Change(b): Change<IncidentUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, incident_id, update_id) = path.into_inner();
     let (id, update_id) = (IncidentId::from(incident_id), UpdateId::from(update_id));
+    let Some(b) = b else {
+        let incident = incidents::get(state.store.db(), &id).await?;
+        let u = incident
+            .updates
+            .iter()
+            .find(|u| u.id == update_id)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("incident update '{update_id}' was not found"))
+            })?;
+        let view = View::load(&state).await?;
+        return Ok(ok(&update_doc(u, &view.ctx, Flavor::Manage)));
+    };
     let c = Command::EditUpdate {
         update_id: update_id.clone(),
         body: b.body,
@@ -649,10 +701,10 @@ pub async fn draft(
     path: One,
     Envelope(b): Envelope<PostmortemBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(body) = b.body_draft else {
+    let Some(body) = b.body_draft.filter(|b| !b.trim().is_empty()) else {
         return Err(ApiError::invalid(
             "postmortem.body_draft",
-            "postmortem.body_draft is required",
+            "postmortem.body_draft is required: the postmortem in Markdown (DELETE removes it)",
         ));
     };
     postmortem(&state, &actor, path, PostmortemAction::Draft(body)).await

@@ -89,6 +89,8 @@ pub fn table() -> RouteTable {
         "Create an API token (the key is shown once)",
         tokens::create,
     )
+    .created()
+    .requires(&["name"])
     .secret()
     .body::<tokens::TokenBody>()
     .returns::<tokens::TokenDoc>();
@@ -109,6 +111,7 @@ pub fn table() -> RouteTable {
         "Read the event log in order (backfill)",
         events::list,
     )
+    .query::<events::EventQuery>()
     .returns_list::<events::EventDoc>();
     t.add(
         M::GET,
@@ -118,6 +121,7 @@ pub fn table() -> RouteTable {
         "Read the audit log, newest first",
         events::audit,
     )
+    .query::<events::AuditQuery>()
     .returns_list::<events::AuditDoc>();
     t
 }
@@ -206,11 +210,15 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(super) struct Paging {
+    #[schemars(range(max = u64::MAX))]
     pub page: Option<u64>,
+    #[schemars(range(max = u64::MAX))]
     pub per_page: Option<u64>,
+    #[schemars(range(max = u64::MAX))]
     pub limit: Option<u64>,
+    #[schemars(length(max = 200))]
     pub q: Option<String>,
     /// Unresolved incidents only: those whose promised update is late.
     #[serde(default, deserialize_with = "crate::http::lenient::opt_bool")]

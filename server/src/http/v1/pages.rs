@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{View, ok, write};
 use crate::app::AppState;
 use crate::http::{
-    body::{Envelope, Enveloped},
+    body::{Change, Enveloped},
     error::ApiError,
 };
 use crate::render::statuspage::{PageDoc, page_doc};
@@ -16,12 +16,33 @@ use crate::store::{
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct PageBody {
+    #[schemars(length(min = 1, max = 255), regex(pattern = crate::http::routes::NAME_PATTERN))]
     pub name: Option<String>,
     /// An IANA time zone such as `Europe/Berlin`.
+    #[schemars(with = "Option<TimeZone>")]
     pub time_zone: Option<String>,
     /// Statuspage's subdomain: one DNS label. By default the first label of the public
     /// URL's host.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"))]
     pub subdomain: Option<String>,
+}
+
+/// The IANA time zones Herald knows, for the OpenAPI document.
+pub struct TimeZone;
+
+impl JsonSchema for TimeZone {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TimeZone".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        schemars::json_schema!({"type": "string", "enum": names})
+    }
 }
 
 impl Enveloped for PageBody {
@@ -75,8 +96,12 @@ pub async fn get(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 pub async fn update(
     state: web::Data<AppState>,
     actor: Actor,
-    Envelope(body): Envelope<PageBody>,
+    Change(body): Change<PageBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let Some(body) = body else {
+        // Nothing to change: the page as it is, nothing written.
+        return Ok(ok(&v1(&View::load(&state).await?)));
+    };
     if let Some(tz) = &body.time_zone
         && tz.parse::<chrono_tz::Tz>().is_err()
     {

@@ -35,8 +35,10 @@ pub fn routes(t: &mut RouteTable) {
         "List subscribers (q, type, state, limit, page, sort_field, sort_direction)",
         list,
     )
+    .query::<ListQuery>()
     .returns_list::<SubscriberDoc>();
     t.add(M::POST, base, Responder, tag, "Create a subscriber; an email subscriber gets a confirmation link unless skip_confirmation_notification", create)
+        .created()
         .body::<SubscriberBody>()
         .returns::<SubscriberDoc>();
     t.add(
@@ -47,6 +49,7 @@ pub fn routes(t: &mut RouteTable) {
         "Count subscribers by type",
         count,
     )
+    .query::<CountQuery>()
     .returns::<serde_json::Value>();
     t.add(
         M::GET,
@@ -65,6 +68,7 @@ pub fn routes(t: &mut RouteTable) {
         "List unsubscribed subscribers",
         unsubscribed,
     )
+    .query::<PagedQuery>()
     .returns_list::<SubscriberDoc>();
     t.add(
         M::POST,
@@ -74,6 +78,7 @@ pub fn routes(t: &mut RouteTable) {
         "Send unconfirmed subscribers their confirmation link again",
         resend_many,
     )
+    .created()
     .body::<BulkBody>()
     .returns::<serde_json::Value>();
     t.add(
@@ -84,6 +89,7 @@ pub fn routes(t: &mut RouteTable) {
         "Unsubscribe several subscribers (ids, or all matching type and state)",
         unsubscribe_many,
     )
+    .accepted()
     .body::<BulkBody>()
     .returns::<serde_json::Value>();
     t.add(
@@ -94,6 +100,7 @@ pub fn routes(t: &mut RouteTable) {
         "Reactivate quarantined or unsubscribed subscribers",
         reactivate_many,
     )
+    .accepted()
     .body::<BulkBody>()
     .returns::<serde_json::Value>();
     let one = "/v1/pages/{page_id}/subscribers/{subscriber_id}";
@@ -146,6 +153,7 @@ pub fn routes(t: &mut RouteTable) {
         "Send a subscriber's confirmation link again",
         resend_one,
     )
+    .created()
     .returns::<serde_json::Value>();
 
     let ibase = "/v1/pages/{page_id}/incidents/{incident_id}/subscribers";
@@ -158,6 +166,7 @@ pub fn routes(t: &mut RouteTable) {
         "List an incident's subscribers",
         incident_list,
     )
+    .query::<ListQuery>()
     .returns_list::<SubscriberDoc>();
     t.add(
         M::POST,
@@ -167,6 +176,7 @@ pub fn routes(t: &mut RouteTable) {
         "Subscribe someone to one incident",
         incident_create,
     )
+    .created()
     .body::<SubscriberBody>()
     .returns::<SubscriberDoc>();
     let ione = "/v1/pages/{page_id}/incidents/{incident_id}/subscribers/{subscriber_id}";
@@ -189,6 +199,7 @@ pub fn routes(t: &mut RouteTable) {
     )
     .returns::<SubscriberDoc>();
     t.add(M::POST, "/v1/pages/{page_id}/incidents/{incident_id}/subscribers/{subscriber_id}/resend_confirmation", Responder, tag, "Send an incident subscriber's confirmation link again", incident_resend)
+        .created()
         .returns::<serde_json::Value>();
 }
 
@@ -203,6 +214,7 @@ pub struct SubscriberBody {
     /// Components or groups to follow; none: everything.
     pub component_ids: Option<Vec<ComponentId>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub skip_confirmation_notification: Option<bool>,
     /// SMS is not sent by Herald: a subscriber with a phone number is refused.
     pub phone_number: Option<String>,
@@ -236,6 +248,7 @@ pub struct BulkBody {
     /// Accepted from Statuspage clients: Herald sends no unsubscription notice.
     #[allow(dead_code)]
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
     pub skip_unsubscription_notification: Option<bool>,
 }
 
@@ -333,16 +346,24 @@ async fn check_endpoint(state: &AppState, b: &SubscriberBody) -> Result<(), ApiE
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListQuery {
+    #[schemars(length(max = 200))]
     pub q: Option<String>,
     #[serde(rename = "type")]
+    #[schemars(extend("enum" = ["email", "webhook", "slack", "discord", "teams"]))]
     pub mode: Option<String>,
     /// `active` (default), `unconfirmed`, `quarantined`, `unsubscribed` or `all`.
+    #[schemars(extend("enum" = ["active", "unconfirmed", "quarantined", "unsubscribed", "all"]))]
     pub state: Option<String>,
+    #[schemars(with = "Option<u64>", range(max = u64::MAX))]
     pub limit: Option<String>,
     /// 0-based (Statuspage's), or `per_page` pages from 1.
+    #[schemars(with = "Option<u64>", range(max = u64::MAX))]
     pub page: Option<String>,
+    #[schemars(with = "Option<u64>", range(max = u64::MAX))]
     pub per_page: Option<String>,
+    #[schemars(extend("enum" = ["primary", "created_at", "quarantined_at", "relevance"]))]
     pub sort_field: Option<String>,
+    #[schemars(extend("enum" = ["asc", "desc"]))]
     pub sort_direction: Option<String>,
 }
 
@@ -537,7 +558,9 @@ pub async fn reactivate_one(
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CountQuery {
     #[serde(rename = "type")]
+    #[schemars(extend("enum" = ["email", "webhook", "slack", "discord", "teams"]))]
     pub mode: Option<String>,
+    #[schemars(extend("enum" = ["active", "unconfirmed", "quarantined", "unsubscribed", "all"]))]
     pub state: Option<String>,
 }
 
@@ -568,7 +591,9 @@ pub async fn histogram(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PagedQuery {
+    #[schemars(with = "Option<u64>", range(max = u64::MAX))]
     pub page: Option<String>,
+    #[schemars(with = "Option<u64>", range(max = u64::MAX))]
     pub per_page: Option<String>,
 }
 

@@ -35,6 +35,7 @@ pub fn routes(t: &mut RouteTable) {
         "List tenants (q searches names; page, per_page)",
         list,
     )
+    .query::<ListQuery>()
     .returns_list::<TenantDoc>();
     t.add(
         M::POST,
@@ -44,6 +45,7 @@ pub fn routes(t: &mut RouteTable) {
         "Create a tenant: name, contacts and the components or groups it runs on",
         create,
     )
+    .created()
     .body::<TenantBody>()
     .returns::<TenantDoc>();
     t.add(M::GET, one, Responder, tag, "Get a tenant", get)
@@ -59,6 +61,7 @@ pub fn routes(t: &mut RouteTable) {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct TenantBody {
+    #[schemars(length(min = 1, max = 255), regex(pattern = crate::http::routes::NAME_PATTERN))]
     pub name: Option<String>,
     /// Email contacts; replaces the current ones.
     pub emails: Option<Vec<String>>,
@@ -164,8 +167,11 @@ pub fn changes(b: TenantBody, current: Option<&Tenant>) -> TenantChanges {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListQuery {
+    #[schemars(length(max = 200))]
     pub q: Option<String>,
+    #[schemars(range(max = u64::MAX))]
     pub page: Option<u64>,
+    #[schemars(range(max = u64::MAX))]
     pub per_page: Option<u64>,
 }
 

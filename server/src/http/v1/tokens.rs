@@ -17,6 +17,7 @@ use crate::store::{
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct TokenBody {
+    #[schemars(length(min = 1, max = 255), regex(pattern = crate::http::routes::NAME_PATTERN))]
     pub name: String,
     pub role: Option<Role>,
 }
