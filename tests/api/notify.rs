@@ -553,7 +553,11 @@ async fn metrics_describe_the_delivery_machinery() {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let text = app.public("/metrics").await.expect(200).text;
-        if text.contains("herald_deliveries_total{channel=\"email\",result=\"delivered\"} 1") {
+        // Delivered, and the outbox row finished (it is marked done just after its last
+        // step, which may come after the mail went).
+        if text.contains("herald_deliveries_total{channel=\"email\",result=\"delivered\"} 1")
+            && text.contains("herald_outbox_depth 0")
+        {
             for name in [
                 "herald_outbox_depth 0",
                 "herald_delivery_oldest_pending_seconds",
