@@ -28,7 +28,6 @@ pub fn routes(t: &mut RouteTable) {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// First day, `YYYY-MM-DD`.
     pub from: Option<String>,
