@@ -69,8 +69,8 @@ pub fn median(values: &[i64]) -> Option<i64> {
     v.get(v.len().saturating_sub(1) / 2).copied()
 }
 
-/// Totals over several records.
-#[derive(Debug, Clone, PartialEq)]
+/// Totals over several records (served as they are by the report).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Totals {
     pub incidents: usize,
     pub median_first_update_minutes: Option<i64>,
@@ -78,7 +78,7 @@ pub struct Totals {
     pub worst_gap_minutes: Option<i64>,
     pub promises_kept: u32,
     pub promises_missed: u32,
-    /// Kept over kept and missed, 0 to 1; none when nothing was promised.
+    /// Kept over kept and missed, 0 to 1; null when nothing was promised.
     pub promises_kept_share: Option<f64>,
 }
 

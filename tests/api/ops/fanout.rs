@@ -20,6 +20,21 @@ async fn database() -> String {
     }
 }
 
+/// `herald KIND import FILE` on `db`: (success, stdout, stderr).
+fn import(
+    dir: &std::path::Path,
+    db: &str,
+    kind: &str,
+    file: &std::path::Path,
+) -> (bool, String, String) {
+    let mut cmd = herald(dir);
+    cmd.args([kind, "import"])
+        .arg(file)
+        .env("HERALD_DATABASE_URL", db);
+    let (status, out, err) = run(cmd);
+    (status.success(), out, err)
+}
+
 async fn api(s: &Server, token: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
     let page = reqwest::Client::new()
         .get(format!("{}/v1/pages", s.url))
@@ -84,20 +99,12 @@ async fn subscribers_and_tenants_are_imported_from_csv_and_json() {
         "email,components\nada@example.com,Public API\nbob@example.com,Prod2 (EU) / Voice;Public API\ncyd@example.com,\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = herald(dir.path());
-    cmd.args(["subscribers", "import"])
-        .arg(&csv)
-        .env("HERALD_DATABASE_URL", &db);
-    let (status, out, err) = run(cmd);
-    assert!(status.success(), "{out}{err}");
+    let (ok, out, err) = import(dir.path(), &db, "subscribers", &csv);
+    assert!(ok, "{out}{err}");
     assert!(out.contains("imported 3 subscribers"), "{out}");
     // Again: nothing new, and said so.
-    let mut cmd = herald(dir.path());
-    cmd.args(["subscribers", "import"])
-        .arg(&csv)
-        .env("HERALD_DATABASE_URL", &db);
-    let (status, out, _) = run(cmd);
-    assert!(status.success() && out.contains("skipped 3"), "{out}");
+    let (ok, out, _) = import(dir.path(), &db, "subscribers", &csv);
+    assert!(ok && out.contains("skipped 3"), "{out}");
     // A wrong row: nothing written, every problem named by its row.
     let bad = dir.path().join("bad.csv");
     std::fs::write(
@@ -105,12 +112,8 @@ async fn subscribers_and_tenants_are_imported_from_csv_and_json() {
         "email,components\nnew@example.com,Public API\nnot-an-address,\nx@example.com,Billing\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = herald(dir.path());
-    cmd.args(["subscribers", "import"])
-        .arg(&bad)
-        .env("HERALD_DATABASE_URL", &db);
-    let (status, _, err) = run(cmd);
-    assert!(!status.success(), "{err}");
+    let (ok, _, err) = import(dir.path(), &db, "subscribers", &bad);
+    assert!(!ok, "{err}");
     assert!(err.contains("row 4") && err.contains("Billing"), "{err}");
     let tenants = dir.path().join("tenants.json");
     std::fs::write(
@@ -119,12 +122,8 @@ async fn subscribers_and_tenants_are_imported_from_csv_and_json() {
                         {"name": "Globex", "emails": ["noc@globex.test"], "components": ["Public API"]}]}"#,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = herald(dir.path());
-    cmd.args(["tenants", "import"])
-        .arg(&tenants)
-        .env("HERALD_DATABASE_URL", &db);
-    let (status, out, err) = run(cmd);
-    assert!(status.success(), "{out}{err}");
+    let (ok, out, err) = import(dir.path(), &db, "tenants", &tenants);
+    assert!(ok, "{out}{err}");
     assert!(out.contains("imported 2 tenants"), "{out}");
 
     let s = Server::start(dir.path(), &[("HERALD_DATABASE_URL", db.as_str())]).await;
@@ -192,12 +191,8 @@ async fn a_fan_out_killed_midway_finishes_after_restart_without_losing_anyone() 
         text.push_str(&format!("person{n:05}@example.com,\n"));
     }
     std::fs::write(&csv, text).unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = herald(dir.path());
-    cmd.args(["subscribers", "import"])
-        .arg(&csv)
-        .env("HERALD_DATABASE_URL", &db);
-    let (status, out, err) = run(cmd);
-    assert!(status.success(), "{out}{err}");
+    let (ok, out, err) = import(dir.path(), &db, "subscribers", &csv);
+    assert!(ok, "{out}{err}");
 
     let mut s = Server::start(dir.path(), &slow).await;
     api(

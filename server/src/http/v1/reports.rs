@@ -49,23 +49,11 @@ pub struct IncidentRecord {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Totals {
-    pub incidents: usize,
-    pub median_first_update_minutes: Option<i64>,
-    pub median_gap_minutes: Option<i64>,
-    pub worst_gap_minutes: Option<i64>,
-    pub promises_kept: u32,
-    pub promises_missed: u32,
-    /// Kept over kept and missed (0 to 1); null when nothing was promised.
-    pub promises_kept_share: Option<f64>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
 pub struct CommunicationReport {
     pub from: String,
     pub to: String,
     pub incidents: Vec<IncidentRecord>,
-    pub total: Totals,
+    pub total: communication::Totals,
     /// True when more incidents began in the range than one report covers.
     pub truncated: bool,
 }
@@ -125,20 +113,11 @@ pub async fn communication_report(
         });
         records.push(r);
     }
-    let t = communication::totals(&records);
     Ok(ok(&CommunicationReport {
         from: from.to_string(),
         to: to.to_string(),
         incidents: docs,
-        total: Totals {
-            incidents: t.incidents,
-            median_first_update_minutes: t.median_first_update_minutes,
-            median_gap_minutes: t.median_gap_minutes,
-            worst_gap_minutes: t.worst_gap_minutes,
-            promises_kept: t.promises_kept,
-            promises_missed: t.promises_missed,
-            promises_kept_share: t.promises_kept_share,
-        },
+        total: communication::totals(&records),
         truncated,
     }))
 }
