@@ -429,12 +429,16 @@ impl Notifier {
                 }
                 ("subscribers", Subject::Incident { .. } | Subject::Component { .. }) => {
                     let after = (!after.is_empty()).then(|| SubscriberId::from(after));
+                    // What was affected and the groups it is in: following either counts.
+                    let mut concerned: Vec<ComponentId> = affected.clone();
+                    concerned.extend(affected.iter().filter_map(|a| group_of(a).cloned()));
                     let list = subscribers::active_batch(
                         db,
                         self.store.page_id(),
                         Channel::ALL,
                         after.as_ref(),
                         BATCH,
+                        Some(&concerned),
                     )
                     .await?;
                     let next = match list.last() {

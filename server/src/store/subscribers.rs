@@ -658,6 +658,7 @@ pub async fn active_batch(
     channels: &[Channel],
     after: Option<&SubscriberId>,
     limit: u64,
+    concerned: Option<&[ComponentId]>,
 ) -> Result<Vec<Subscriber>> {
     let mut q = subscribers::Entity::find()
         .filter(subscribers::Column::PageId.eq(page.clone()))
@@ -666,6 +667,33 @@ pub async fn active_batch(
         .filter(subscribers::Column::Mode.is_in(channels.iter().copied()));
     if let Some(a) = after {
         q = q.filter(subscribers::Column::Id.gt(a.clone()));
+    }
+    if let Some(ids) = concerned.filter(|ids| !ids.is_empty()) {
+        // Only those who follow everything or one of `ids`, decided by the database
+        // (an index probe a subscriber), so a small incident on a page of many
+        // subscribers does not read them all.
+        use sea_orm::sea_query::Query;
+        let mine = || {
+            Query::select()
+                .expr(Expr::val(1))
+                .from(follows::Entity)
+                .and_where(
+                    Expr::col((follows::Entity, follows::Column::SubscriberId))
+                        .equals((subscribers::Entity, subscribers::Column::Id)),
+                )
+                .to_owned()
+        };
+        let matching = mine()
+            .and_where(
+                Expr::col((follows::Entity, follows::Column::ComponentId))
+                    .is_in(ids.iter().cloned()),
+            )
+            .to_owned();
+        q = q.filter(
+            Condition::any()
+                .add(Expr::exists(mine()).not())
+                .add(Expr::exists(matching)),
+        );
     }
     let rows = q
         .order_by_asc(subscribers::Column::Id)
