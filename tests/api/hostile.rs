@@ -634,6 +634,26 @@ async fn errors_say_how_to_fix_them() {
         message(&r).contains("is a component group; name its components"),
         "{r}"
     );
+    // As the message says: component_group_ids stands for all of a group's components.
+    let member = app.create_component("Voice", Some(&gid)).await;
+    let member = member["id"].as_str().unwrap_or("").to_owned();
+    let inc = app
+        .create_incident(json!({"name": "Pod down", "component_group_ids": [&gid]}))
+        .await;
+    let affected: Vec<&str> = inc["components"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(affected, [cid.as_str(), member.as_str()], "{inc}");
+    let r = app
+        .post(
+            &app.page_path("/incidents"),
+            json!({"incident": {"name": "Down", "component_group_ids": ["nope"]}}),
+        )
+        .await
+        .expect(422)
+        .json();
+    assert_eq!(r["error"]["field"], "incident.component_group_ids", "{r}");
     let r = app
         .post(
             &app.page_path("/incidents"),

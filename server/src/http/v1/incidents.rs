@@ -232,6 +232,9 @@ pub struct IncidentBody {
     #[schemars(with = "Option<lenient::Time>")]
     pub next_update_due_at: Option<DateTime<Utc>>,
     pub custom_tweet: Option<String>,
+    /// Herald: component groups (pods) the incident affects: each stands for all its
+    /// components, like naming them in `component_ids`.
+    pub component_group_ids: Option<Vec<String>>,
     /// Herald: fill name, body, status, components and the promise from this incident
     /// template; fields given here win over the template's.
     pub template_id: Option<String>,
@@ -482,12 +485,45 @@ pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, 
     }))
 }
 
-/// Fills the body from its template, if it names one.
+/// Fills the body from its template, if it names one, after turning
+/// `component_group_ids` into the groups' components.
 async fn templated(
     state: &AppState,
     mut b: IncidentBody,
     current: Option<&Incident>,
 ) -> Result<IncidentBody, ApiError> {
+    if let Some(groups) = b.component_group_ids.take() {
+        if groups.len() > MAX_NAMED {
+            return Err(ApiError::invalid(
+                "incident.component_group_ids",
+                format!("an incident names at most {MAX_NAMED} groups"),
+            ));
+        }
+        let view = View::load(state).await?;
+        let index = view.index();
+        let mut ids = b.component_ids.take().unwrap_or_default();
+        for g in &groups {
+            let gid = ComponentId::from(g.clone());
+            match index.get(&gid) {
+                Some(c) if c.is_group => {
+                    ids.extend(index.children(&gid).iter().map(|m| m.id.to_string()));
+                }
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        "incident.component_group_ids",
+                        format!("'{g}' is a component, not a group; name it in component_ids"),
+                    ));
+                }
+                None => {
+                    return Err(ApiError::invalid(
+                        "incident.component_group_ids",
+                        format!("component group '{g}' does not exist"),
+                    ));
+                }
+            }
+        }
+        b.component_ids = Some(ids);
+    }
     let Some(id) = b.template_id.take() else {
         if b.template_vars.is_some() {
             return Err(ApiError::invalid(
