@@ -442,24 +442,21 @@ impl TestApp {
         }
     }
 
-    /// Waits (up to 30 s) until the delivery ledger holds nothing pending or in flight.
+    /// Waits (up to 90 s: a notification whose expansion failed under load is taken
+    /// up again after its lease) until every notification is expanded and every
+    /// delivery finished: `herald_outbox_depth` is 0.
     pub async fn deliveries_settled(&self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
         loop {
-            let open = self
-                .deliveries("")
-                .await
-                .into_iter()
-                .filter(|d| matches!(d["state"].as_str(), Some("pending" | "sending")))
-                .count();
-            if open == 0 {
+            let metrics = self.public("/metrics").await.text;
+            if metrics.lines().any(|l| l == "herald_outbox_depth 0") {
                 return;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "{open} deliveries still pending or in flight"
+                "notifications still pending:\n{metrics}"
             );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 
