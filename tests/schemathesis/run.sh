@@ -60,6 +60,8 @@ token="$(tr -d '[:space:]' <"$work/herald-admin-token")"
 [ -n "$token" ] || { echo "no admin token in $work" >&2; cat "$work/herald.log" >&2; exit 1; }
 
 status=0
+# From the scratch folder: Schemathesis keeps a cache (.schemathesis/) where it runs.
+cd "$work"
 "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/v1/openapi.json" \
   --url "$base" \
   --header "Authorization: OAuth $token" \
