@@ -100,7 +100,8 @@ async fn count(db: &impl ConnectionTrait, page: &PageId) -> Result<u64> {
 }
 
 pub async fn create(w: &mut Write, c: TemplateChanges) -> Result<Template> {
-    if count(w.conn(), w.page_id()).await? >= MAX_TEMPLATES {
+    let existing = count(w.conn(), w.page_id()).await?;
+    if existing >= MAX_TEMPLATES {
         return Err(StoreError::invalid(
             "name",
             format!("a page keeps at most {MAX_TEMPLATES} templates"),
@@ -137,7 +138,7 @@ pub async fn create(w: &mut Write, c: TemplateChanges) -> Result<Template> {
         should_send_notifications: Set(c.should_send_notifications.unwrap_or(true)),
         next_update_minutes: Set(minutes),
         component_ids: Set(json!(comps).to_string()),
-        position: Set(i32::try_from(count(w.conn(), w.page_id()).await?).unwrap_or(0)),
+        position: Set(i32::try_from(existing).unwrap_or(0)),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -492,6 +492,17 @@ async fn templated(
     mut b: IncidentBody,
     current: Option<&Incident>,
 ) -> Result<IncidentBody, ApiError> {
+    if b.template_id.is_none() && b.template_vars.is_some() {
+        return Err(ApiError::invalid(
+            "incident.template_vars",
+            "template_vars are given with a template_id",
+        ));
+    }
+    if b.component_group_ids.is_none() && b.template_id.is_none() {
+        return Ok(b);
+    }
+    // Both need the components; read them once.
+    let view = View::load(state).await?;
     if let Some(groups) = b.component_group_ids.take() {
         if groups.len() > MAX_NAMED {
             return Err(ApiError::invalid(
@@ -499,7 +510,6 @@ async fn templated(
                 format!("an incident names at most {MAX_NAMED} groups"),
             ));
         }
-        let view = View::load(state).await?;
         let index = view.index();
         let mut ids = b.component_ids.take().unwrap_or_default();
         for g in &groups {
@@ -525,12 +535,6 @@ async fn templated(
         b.component_ids = Some(ids);
     }
     let Some(id) = b.template_id.take() else {
-        if b.template_vars.is_some() {
-            return Err(ApiError::invalid(
-                "incident.template_vars",
-                "template_vars are given with a template_id",
-            ));
-        }
         return Ok(b);
     };
     let mut named: Vec<ComponentId> = b
@@ -548,6 +552,7 @@ async fn templated(
     let now = state.clock.now();
     let f = super::templates::fill(
         state,
+        &view,
         &id,
         super::templates::Given {
             name: b.name.as_deref(),

@@ -369,6 +369,7 @@ pub struct Given<'a> {
 /// Renders template `id` for an incident create (`current` None) or update, at `now`.
 pub async fn fill(
     state: &AppState,
+    view: &View,
     id: &str,
     given: Given<'_>,
     current: Option<&Incident>,
@@ -389,7 +390,6 @@ pub async fn fill(
     };
     let vars =
         template::check_vars(given.vars.unwrap_or(&serde_json::Map::new())).map_err(in_body)?;
-    let view = View::load(state).await?;
     let index = view.index();
     let status = given
         .status
