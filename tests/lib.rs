@@ -150,13 +150,19 @@ impl TestApp {
 
     /// Starts another server on the same database (as a second instance would).
     pub async fn sibling(&self) -> TestApp {
+        self.sibling_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::sibling`], after letting `adjust` change its settings (a restart
+    /// keeps its mail server, say).
+    pub async fn sibling_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let admin = Some(self.admin.clone());
         Self::launch(
             dir,
             self.database_url.clone(),
             self.clock.clone(),
-            |_| {},
+            adjust,
             admin,
         )
         .await
@@ -395,7 +401,9 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and its delivery and reminder workers, as a process exit would.
     pub async fn stop(&self) {
+        self.state.notifier.halt();
         self.handle.stop(false).await;
     }
 }

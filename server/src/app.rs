@@ -105,6 +105,7 @@ impl AppState {
     /// the ones in flight finish.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
+        self.notifier.halt();
     }
 
     pub fn is_draining(&self) -> bool {

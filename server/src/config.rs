@@ -101,6 +101,11 @@ pub struct Settings {
     /// link-local or otherwise not public (`HERALD_WEBHOOK_ALLOW`; empty by default: only
     /// public addresses). Checked at every attempt, after DNS.
     pub webhook_allow: String,
+    /// Responders reminded before a promised update is due when the page lists none
+    /// (`HERALD_RESPONDER_EMAILS`, comma-separated addresses).
+    pub responder_emails: String,
+    /// The responders' webhook when the page sets none (`HERALD_RESPONDER_WEBHOOK_URL`).
+    pub responder_webhook_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -136,6 +141,8 @@ impl Default for Settings {
             delivery_concurrency: 16,
             delivery_lease_secs: 60,
             webhook_allow: String::new(),
+            responder_emails: String::new(),
+            responder_webhook_url: None,
         }
     }
 }
@@ -186,6 +193,8 @@ impl fmt::Debug for Settings {
             .field("delivery_concurrency", &self.delivery_concurrency)
             .field("delivery_lease_secs", &self.delivery_lease_secs)
             .field("webhook_allow", &self.webhook_allow)
+            .field("responder_emails", &self.responder_emails)
+            .field("responder_webhook_url", &self.responder_webhook_url)
             .finish()
     }
 }
@@ -195,6 +204,19 @@ impl fmt::Debug for Settings {
 const NOT_SETTINGS: &[&str] = &["config", "test_database_url"];
 
 impl Settings {
+    /// `responder_emails` as addresses.
+    pub fn responders(&self) -> anyhow::Result<Vec<String>> {
+        self.responder_emails
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                crate::domain::notify::email("responder_emails", e)
+                    .map_err(|err| anyhow::anyhow!("{err}"))
+            })
+            .collect()
+    }
+
     /// Loads defaults, then `file` if given, then `HERALD_*` variables.
     pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
         Self::load_from(file, Env::prefixed("HERALD_"))
@@ -286,6 +308,11 @@ impl Settings {
             );
         }
         crate::domain::webhook::parse_allow(&self.webhook_allow).map_err(|e| anyhow::anyhow!(e))?;
+        self.responders()?;
+        if let Some(u) = &self.responder_webhook_url {
+            crate::domain::notify::endpoint("responder_webhook_url", u)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
         if !(1..=3600).contains(&self.header_read_timeout)
             || !(1..=3600).contains(&self.body_read_timeout)
         {

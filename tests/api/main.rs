@@ -7,6 +7,7 @@ mod hostile;
 mod incidents;
 mod notify;
 mod ops;
+mod promises;
 mod protocol;
 mod public;
 mod record;

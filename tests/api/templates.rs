@@ -301,6 +301,21 @@ async fn the_communication_report_counts_waits_gaps_and_kept_promises() {
     assert_eq!(r["total"]["median_first_update_minutes"], 117);
     assert_eq!(r["total"]["worst_gap_minutes"], 32);
     assert_eq!(r["total"]["promises_kept_share"], 0.8);
+    // The public incident page says it only when the page's setting allows.
+    let path = format!("/incidents/{}", id(&inc));
+    let page = app.public(&path).await.expect(200).text;
+    assert!(!page.contains("after impact began"), "shown unasked");
+    app.patch(
+        &app.page_path(""),
+        json!({"page": {"show_first_update_delay": true}}),
+    )
+    .await
+    .expect(200);
+    let page = app.public(&path).await.expect(200).text;
+    assert!(
+        page.contains("<dt>First update</dt><dd>117 minutes after impact began</dd>"),
+        "{page}"
+    );
     // Outside the range: nothing; a bad date: a clear error.
     let none = app
         .get(&app.page_path("/reports/communication?from=2026-11-24&to=2026-11-25"))

@@ -82,6 +82,11 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
         derived_version: Set(0),
         link_secret: Set(None),
         templates_seeded: Set(false),
+        support_url: Set(None),
+        responder_emails: Set(None),
+        responder_webhook_url: Set(None),
+        reminder_lead_minutes: Set(5),
+        show_first_update_delay: Set(false),
     })
     .exec(&txn)
     .await?;

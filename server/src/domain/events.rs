@@ -124,6 +124,13 @@ pub enum Event {
         subscriber_id: SubscriberId,
         paused: bool,
     },
+    /// An incident's promised update falls due within the page's lead time (or is
+    /// overdue): the responders are reminded, once per promise.
+    #[serde(rename = "incident.reminder_due")]
+    PromiseReminder {
+        incident_id: IncidentId,
+        due_at: chrono::DateTime<chrono::Utc>,
+    },
     #[serde(rename = "tenant.created")]
     TenantCreated { tenant_id: TenantId },
     #[serde(rename = "tenant.updated")]
@@ -135,6 +142,7 @@ pub enum Event {
 /// The kinds of events readers of the public page cannot see.
 pub const PRIVATE_KINDS: &[&str] = &[
     "postmortem.drafted",
+    "incident.reminder_due",
     "subscriber.created",
     "subscriber.confirmation_requested",
     "subscriber.confirmed",
@@ -167,7 +175,8 @@ impl Event {
             | PostmortemDrafted { incident_id }
             | PostmortemPublished { incident_id, .. }
             | PostmortemReverted { incident_id }
-            | PostmortemDeleted { incident_id } => ("incident", incident_id.as_str()),
+            | PostmortemDeleted { incident_id }
+            | PromiseReminder { incident_id, .. } => ("incident", incident_id.as_str()),
             IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => {
                 ("incident", m.incident_id.as_str())
             }
@@ -209,7 +218,7 @@ impl Event {
             PostmortemPublished {
                 notify_subscribers, ..
             } => *notify_subscribers,
-            ConfirmationRequested { .. } | EndpointFailing { .. } => true,
+            ConfirmationRequested { .. } | EndpointFailing { .. } | PromiseReminder { .. } => true,
             _ => false,
         }
     }
@@ -226,7 +235,8 @@ impl Event {
             | PostmortemDrafted { incident_id }
             | PostmortemPublished { incident_id, .. }
             | PostmortemReverted { incident_id }
-            | PostmortemDeleted { incident_id } => Some(incident_id),
+            | PostmortemDeleted { incident_id }
+            | PromiseReminder { incident_id, .. } => Some(incident_id),
             IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => Some(&m.incident_id),
             ComponentStatusChanged { incident_id, .. } => incident_id.as_ref(),
             _ => None,

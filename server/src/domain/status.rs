@@ -138,6 +138,7 @@ string_enum!(
         Tenant => "tenant",
         Confirmation => "confirmation",
         Owner => "owner",
+        Responder => "responder",
     }
 );
 

@@ -55,6 +55,8 @@ pub struct Named {
 pub struct Facts {
     pub page_name: String,
     pub page_url: String,
+    /// Where readers get help (`https://...` or `mailto:...`), empty when unset.
+    pub support_url: String,
     pub tz: Tz,
     pub incident_name: String,
     /// Human words: "Investigating".
@@ -131,7 +133,12 @@ impl Facts {
             }
         }
         json!({
-            "page": {"name": self.page_name, "url": self.page_url, "time_zone": tz.name()},
+            "page": {
+                "name": self.page_name,
+                "url": self.page_url,
+                "support_url": self.support_url,
+                "time_zone": tz.name(),
+            },
             "incident": {
                 "name": self.incident_name,
                 "status": self.status,
@@ -162,6 +169,7 @@ impl Facts {
         let f = Facts {
             page_name: "Acme".into(),
             page_url: "https://status.example.com".into(),
+            support_url: "https://support.example.com".into(),
             tz: Tz::UTC,
             incident_name: "Calls failing".into(),
             status: "Investigating".into(),
@@ -407,10 +415,16 @@ pub struct Shipped {
 }
 
 const AFFECTED: &str = "{{#if components}}{{component_names}}{{else}}some of our services{{/if}}";
+const PROMISE: &str = "{{#if next_update.minutes}} Please expect additional updates within the next {{next_update.minutes}} minutes (by {{next_update.local}}; {{next_update.utc}}).{{/if}}";
+const SUPPORT: &str = "{{#if page.support_url}} If you need help in the meantime, please reach out to {{page.name}} Support via {{page.support_url}}.{{/if}}";
 
 /// One per state, in the voice of a real status page; open states promise 30 minutes.
 pub fn shipped() -> Vec<Shipped> {
-    let t = |s: &str| s.replace("AFFECTED", AFFECTED);
+    let t = |s: &str| {
+        s.replace("AFFECTED", AFFECTED)
+            .replace(" PROMISE", PROMISE)
+            .replace(" SUPPORT", SUPPORT)
+    };
     vec![
         Shipped {
             name: "Investigating",
@@ -418,7 +432,7 @@ pub fn shipped() -> Vec<Shipped> {
                 "{{#if components}}Degraded service: {{component_names}}{{else}}Service disruption{{/if}}",
             )),
             body: (t(
-                "We are investigating reports of problems affecting AFFECTED. {{#if next_update.minutes}}Please expect additional updates within the next {{next_update.minutes}} minutes (by {{next_update.local}}; {{next_update.utc}}).{{/if}}",
+                "We are investigating reports of problems affecting AFFECTED. PROMISE SUPPORT",
             )),
             update_status: "investigating",
             next_update_minutes: Some(30),
@@ -429,7 +443,7 @@ pub fn shipped() -> Vec<Shipped> {
                 "{{#if components}}Degraded service: {{component_names}}{{else}}Service disruption{{/if}}",
             )),
             body: (t(
-                "We have identified the cause of the problems affecting AFFECTED and are working on a fix. {{#if next_update.minutes}}Please expect additional updates within the next {{next_update.minutes}} minutes (by {{next_update.local}}; {{next_update.utc}}).{{/if}}",
+                "We have identified the cause of the problems affecting AFFECTED and are working on a fix. PROMISE SUPPORT",
             )),
             update_status: "identified",
             next_update_minutes: Some(30),
@@ -440,7 +454,7 @@ pub fn shipped() -> Vec<Shipped> {
                 "{{#if components}}Degraded service: {{component_names}}{{else}}Service disruption{{/if}}",
             )),
             body: (t(
-                "A fix has been implemented for AFFECTED and we are monitoring the results. {{#if next_update.minutes}}Please expect additional updates within the next {{next_update.minutes}} minutes (by {{next_update.local}}; {{next_update.utc}}).{{/if}}",
+                "A fix has been implemented for AFFECTED and we are monitoring the results. PROMISE SUPPORT",
             )),
             update_status: "monitoring",
             next_update_minutes: Some(30),
@@ -497,6 +511,7 @@ mod tests {
         Facts {
             page_name: "Acme".into(),
             page_url: "https://status.acme.test".into(),
+            support_url: "https://help.acme.test".into(),
             tz: "Europe/Berlin".parse().unwrap_or(Tz::UTC),
             incident_name: "Calls failing".into(),
             status: "Investigating".into(),

@@ -213,10 +213,13 @@ impl Composer {
             seq,
             tenant.map_or_else(String::new, |(id, _)| id.to_owned()),
         );
+        // A preview (no event yet, `seq` below 0) is never cached.
+        let cached = seq >= 0;
         if let Some(hit) = self
             .cache
             .lock()
             .ok()
+            .filter(|_| cached)
             .and_then(|mut c| c.get(&key).cloned())
         {
             return Ok(hit);
@@ -344,7 +347,7 @@ impl Composer {
             }
         };
         let rendered = Arc::new(rendered);
-        if let Ok(mut c) = self.cache.lock() {
+        if cached && let Ok(mut c) = self.cache.lock() {
             c.put(key, rendered.clone());
         }
         Ok(rendered)

@@ -13,17 +13,20 @@
 //! Both wake when this process writes to the outbox, when the next retry falls due, and
 //! at least every second (other instances' writes). Time comes from the injected clock.
 
+pub mod audience;
 pub mod compose;
 pub mod email;
 pub mod hooks;
 pub mod links;
+pub mod preview;
+pub mod promises;
 pub mod webhook;
 
 use std::{
     collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicBool, AtomicI64, Ordering},
     },
     time::Instant,
 };
@@ -37,8 +40,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::{
-    Channel, ComponentId, Event, Incident, IncidentId, RecipientKind, SubscriberId,
-    SubscriberState, notify as rules,
+    Channel, ComponentId, Event, Incident, IncidentId, RecipientKind, SubscriberId, SubscriberState,
 };
 use crate::metrics::Metrics;
 use crate::store::{
@@ -49,9 +51,6 @@ use compose::{About, Composer, PageFacts, TenantFacts};
 use email::{Envelope, Mailer};
 use links::Links;
 
-/// Recipients read per batch while expanding (memory follows the batch, not the
-/// audience).
-const BATCH: u64 = 1_000;
 /// How often the workers look at the database when nothing woke them.
 const POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The channels the mail sender delivers (endpoints have their own sender).
@@ -73,6 +72,12 @@ pub struct Notifier {
     hooks_made: Notify,
     /// Unix seconds of the workers' last pass, for `/readyz`.
     heartbeat: AtomicI64,
+    /// The operator's responders (`HERALD_RESPONDER_EMAILS`, `..._WEBHOOK_URL`), for
+    /// pages that name none.
+    responders: Vec<String>,
+    responder_hook: Option<String>,
+    /// Set when the process stops: the workers finish what they hold and take no more.
+    halted: AtomicBool,
 }
 
 fn recipient_hash(recipient: &str) -> String {
@@ -145,6 +150,11 @@ enum Subject {
     Confirmation(SubscriberId),
     /// A subscriber's endpoint is failing (or was paused): its owner is told.
     EndpointFailing(SubscriberId, bool),
+    /// A promised update falls due: the responders are reminded.
+    Reminder {
+        incident: Box<Incident>,
+        due_at: DateTime<Utc>,
+    },
     /// Nothing to tell (the incident is gone, or the event is not for mail).
     Nothing,
 }
@@ -178,7 +188,21 @@ impl Notifier {
             made: Notify::new(),
             hooks_made: Notify::new(),
             heartbeat: AtomicI64::new(Utc::now().timestamp()),
+            responders: settings.responders()?,
+            responder_hook: settings.responder_webhook_url.clone(),
+            halted: AtomicBool::new(false),
         })
+    }
+
+    /// Stops the workers: each finishes what it holds and takes nothing more (what is
+    /// left is taken up by the next start, or by another instance).
+    pub fn halt(&self) {
+        self.halted.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn halted(&self) -> bool {
+        self.halted.load(Ordering::SeqCst)
     }
 
     /// Wakes the sender (deliveries were made due by hand).
@@ -223,11 +247,16 @@ impl Notifier {
         tokio::spawn(async move { me.sender().await });
         let me = self.clone();
         tokio::spawn(async move { me.hook_sender().await });
+        let me = self.clone();
+        tokio::spawn(promises::run(me));
     }
 
     async fn expander(self: Arc<Self>) {
         let written = self.store.outbox_written();
         loop {
+            if self.halted() {
+                return;
+            }
             self.beat();
             loop {
                 let now = self.clock.now();
@@ -315,6 +344,17 @@ impl Notifier {
                 subscriber_id,
                 paused,
             } => Ok(Subject::EndpointFailing(subscriber_id, paused)),
+            Event::PromiseReminder {
+                incident_id,
+                due_at,
+            } => match incidents::get(db, &incident_id).await {
+                Ok(i) => Ok(Subject::Reminder {
+                    incident: Box::new(i),
+                    due_at,
+                }),
+                Err(StoreError::NotFound { .. }) => Ok(Subject::Nothing),
+                Err(e) => Err(e),
+            },
             _ => Ok(Subject::Nothing),
         }
     }
@@ -335,6 +375,9 @@ impl Notifier {
             Subject::Component { id, .. } => format!("<component.{id}.{seq}.{r}@{host}>"),
             Subject::Confirmation(s) => format!("<confirm.{s}.{seq}@{host}>"),
             Subject::EndpointFailing(s, _) => format!("<endpoint.{s}.{seq}@{host}>"),
+            Subject::Reminder { incident, .. } => {
+                format!("<reminder.{}.{seq}.{r}@{host}>", incident.id)
+            }
             Subject::Nothing => format!("<{seq}.{r}@{host}>"),
         }
     }
@@ -358,12 +401,6 @@ impl Notifier {
         let seq = row.event_seq;
         let subject = self.subject(seq).await?;
         let page = self.page_facts().await?;
-        let group_of = |id: &ComponentId| {
-            page.components
-                .iter()
-                .find(|c| &c.id == id)
-                .and_then(|c| c.group_id.as_ref())
-        };
         let (incident_id, update_id, affected): (
             Option<IncidentId>,
             Option<crate::domain::UpdateId>,
@@ -375,6 +412,7 @@ impl Notifier {
                 incident.components.iter().map(|(c, _)| c.clone()).collect(),
             ),
             Subject::Component { id, .. } => (None, None, vec![id.clone()]),
+            Subject::Reminder { incident, .. } => (Some(incident.id.clone()), None, Vec::new()),
             _ => (None, None, Vec::new()),
         };
         let delivery = |channel: Channel,
@@ -394,87 +432,35 @@ impl Notifier {
                 message_id: self.message_id(seq, &subject, channel, recipient),
             }
         };
-        let mut cursor = row.cursor.clone().unwrap_or_else(|| "tenants:".to_owned());
+        let mut cursor = row
+            .cursor
+            .clone()
+            .unwrap_or_else(|| audience::START.to_owned());
         let mut made = 0_u64;
         loop {
-            let (phase, after) = cursor.split_once(':').unwrap_or(("done", ""));
+            let (phase, _) = cursor.split_once(':').unwrap_or(("done", ""));
             let (batch, next): (Vec<deliveries::NewDelivery>, String) = match (phase, &subject) {
-                ("tenants", Subject::Incident { .. } | Subject::Component { .. }) => {
-                    let after = (!after.is_empty()).then(|| crate::domain::TenantId::from(after));
-                    let list =
-                        tenants::batch(db, self.store.page_id(), after.as_ref(), BATCH).await?;
-                    let next = match list.last() {
-                        Some(t) if list.len() as u64 == BATCH => format!("tenants:{}", t.id),
-                        _ => "subscribers:".to_owned(),
+                (_, Subject::Incident { .. } | Subject::Component { .. }) => {
+                    let scope = audience::Scope {
+                        page_id: self.store.page_id(),
+                        affected: &affected,
+                        components: &page.components,
+                        incident: incident_id.as_ref(),
                     };
+                    let (list, next) = audience::batch(db, &scope, &cursor).await?;
                     let batch = list
-                        .iter()
-                        .filter(|t| rules::concerns(&t.runs_on, &affected, group_of))
-                        .flat_map(|t| {
-                            t.contacts
-                                .iter()
-                                .map(|c| {
-                                    delivery(
-                                        c.kind,
-                                        &c.address,
-                                        RecipientKind::Tenant,
-                                        None,
-                                        Some(t.id.clone()),
-                                    )
-                                })
-                                .collect::<Vec<_>>()
-                        })
-                        .collect();
-                    (batch, next)
-                }
-                ("subscribers", Subject::Incident { .. } | Subject::Component { .. }) => {
-                    let after = (!after.is_empty()).then(|| SubscriberId::from(after));
-                    // What was affected and the groups it is in: following either counts.
-                    let mut concerned: Vec<ComponentId> = affected.clone();
-                    concerned.extend(affected.iter().filter_map(|a| group_of(a).cloned()));
-                    let list = subscribers::active_batch(
-                        db,
-                        self.store.page_id(),
-                        Channel::ALL,
-                        after.as_ref(),
-                        BATCH,
-                        Some(&concerned),
-                    )
-                    .await?;
-                    let next = match list.last() {
-                        Some(s) if list.len() as u64 == BATCH => format!("subscribers:{}", s.id()),
-                        _ => "incident:".to_owned(),
-                    };
-                    let batch = list
-                        .iter()
-                        .filter(|s| rules::follows(&s.components, &affected, group_of))
-                        .map(|s| {
+                        .into_iter()
+                        .map(|r| {
                             delivery(
-                                s.row.mode,
-                                s.address(),
-                                RecipientKind::Subscriber,
-                                Some(s.id().clone()),
-                                None,
+                                r.channel,
+                                &r.address,
+                                r.kind,
+                                r.subscriber,
+                                r.tenant.map(|(id, _)| id),
                             )
                         })
                         .collect();
                     (batch, next)
-                }
-                ("incident", Subject::Incident { incident, .. }) => {
-                    let list = subscribers::of_incident(db, &incident.id, Channel::ALL).await?;
-                    let batch = list
-                        .iter()
-                        .map(|s| {
-                            delivery(
-                                s.row.mode,
-                                s.address(),
-                                RecipientKind::IncidentSubscriber,
-                                Some(s.id().clone()),
-                                None,
-                            )
-                        })
-                        .collect();
-                    (batch, "done:".to_owned())
                 }
                 ("tenants", Subject::Confirmation(id)) => {
                     let batch = match subscribers::get(db, id).await {
@@ -493,7 +479,21 @@ impl Notifier {
                         Ok(_) | Err(StoreError::NotFound { .. }) => Vec::new(),
                         Err(e) => return Err(e),
                     };
-                    (batch, "done:".to_owned())
+                    (batch, audience::DONE.to_owned())
+                }
+                ("tenants", Subject::Reminder { .. }) => {
+                    let page = pages::get(db, self.store.page_id()).await?;
+                    let batch = promises::responders(
+                        &page,
+                        &self.responders,
+                        self.responder_hook.as_deref(),
+                    )
+                    .iter()
+                    .map(|(channel, address)| {
+                        delivery(*channel, address, RecipientKind::Responder, None, None)
+                    })
+                    .collect();
+                    (batch, audience::DONE.to_owned())
                 }
                 ("tenants", Subject::EndpointFailing(id, _)) => {
                     let batch = match subscribers::get(db, id).await {
@@ -510,13 +510,13 @@ impl Notifier {
                         Err(StoreError::NotFound { .. }) => Vec::new(),
                         Err(e) => return Err(e),
                     };
-                    (batch, "done:".to_owned())
+                    (batch, audience::DONE.to_owned())
                 }
-                _ => (Vec::new(), "done:".to_owned()),
+                _ => (Vec::new(), audience::DONE.to_owned()),
             };
             let txn = sea_orm::TransactionTrait::begin(db).await?;
             made += deliveries::insert(&txn, batch, self.clock.now()).await?;
-            if next == "done:" {
+            if next == audience::DONE {
                 outbox::done(&txn, row.id, self.clock.now()).await?;
             } else {
                 outbox::advance(&txn, row.id, &next, self.clock.now() + self.lease).await?;
@@ -524,7 +524,7 @@ impl Notifier {
             txn.commit().await?;
             self.made.notify_one();
             self.hooks_made.notify_one();
-            if next == "done:" {
+            if next == audience::DONE {
                 break;
             }
             cursor = next;
@@ -535,6 +535,9 @@ impl Notifier {
 
     async fn sender(self: Arc<Self>) {
         loop {
+            if self.halted() {
+                return;
+            }
             self.beat();
             let now = self.clock.now();
             let batch = deliveries::claim(
@@ -672,6 +675,9 @@ impl Notifier {
     /// Sends webhook and chat deliveries: one in flight per endpoint, in event order.
     async fn hook_sender(self: Arc<Self>) {
         loop {
+            if self.halted() {
+                return;
+            }
             self.beat();
             let now = self.clock.now();
             let batch = crate::store::endpoints::claim(
@@ -862,6 +868,26 @@ impl Notifier {
         let Some((subject, kind)) = subjects.get(&d.event_seq) else {
             return Err(Cancelled("the event is gone".into()));
         };
+        if let Subject::Reminder { incident, due_at } = subject {
+            promises::still_due(incident, *due_at)?;
+            let body = promises::hook(
+                &view.page.name,
+                &view.ctx.url,
+                view.ctx.tz,
+                incident,
+                *due_at,
+                now,
+                d.event_seq,
+            );
+            return Ok(webhook::Request {
+                url: d.recipient.clone(),
+                body: serde_json::to_vec(&body)
+                    .map_err(|e| deliveries::Outcome::Permanent(format!("rendering: {e}")))?,
+                id: d.message_id.clone(),
+                secret,
+                previous,
+            });
+        }
         let told = match subject {
             Subject::Incident { incident, update } => hooks::Told::Incident {
                 incident,
@@ -931,6 +957,13 @@ impl Notifier {
         };
         let (rendered, thread) = match subject {
             Subject::Nothing => return Err(Cancelled("nothing to tell any more".into())),
+            Subject::Reminder { incident, due_at } => {
+                promises::still_due(incident, *due_at)?;
+                (
+                    promises::mail(&page.name, &page.url, page.tz, incident, *due_at, now),
+                    None,
+                )
+            }
             Subject::EndpointFailing(_, paused) => {
                 let Some(s) = sub else {
                     return Err(Cancelled("the subscriber is gone".into()));

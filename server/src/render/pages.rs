@@ -349,6 +349,9 @@ pub fn incident_view(data: &Data, links: &StaticLinks, i: &Incident) -> Incident
             .filter(|_| published)
             .map(|b| data.markdown.html(b).to_string()),
         postmortem_published: i.postmortem_published_at.map(|t| time_view(t, data.ctx.tz)),
+        first_update_minutes: (data.page.show_first_update_delay && i.scheduled_for.is_none())
+            .then(|| crate::domain::communication::record(i, data.now).first_update_minutes)
+            .flatten(),
     }
 }
 

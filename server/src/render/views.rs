@@ -196,6 +196,8 @@ pub struct IncidentPageView {
     pub updates: Vec<UpdateView>,
     pub postmortem_html: Option<String>,
     pub postmortem_published: Option<TimeView>,
+    /// "First update N minutes after impact began", when the page shows it.
+    pub first_update_minutes: Option<i64>,
 }
 
 #[derive(Serialize)]

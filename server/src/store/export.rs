@@ -7,7 +7,8 @@
 //! included), API tokens (as hashes: secrets are never stored), the event log and the
 //! audit log, subscribers and tenants with what they follow, and the notification
 //! outbox and delivery ledger (so a move between databases neither loses nor repeats a
-//! mail). Impact periods are not written: they are derived again at the first start.
+//! mail), webhook endpoints' state, incident templates and their groups, and the
+//! promises already reminded. Impact periods are not written: they are derived again at the first start.
 //! Each later kind of record adds a key; older documents simply lack it.
 
 use std::collections::HashMap;
@@ -25,8 +26,9 @@ use super::{
     Result, StoreError, database,
     entity::{
         api_tokens, audit_log, component_status_changes, components, deliveries, delivery_attempts,
-        events, incident_components, incident_updates, incidents, outbox, pages,
-        subscriber_components, subscribers, tenant_components, tenant_contacts, tenants,
+        endpoints, events, incident_components, incident_templates, incident_updates, incidents,
+        outbox, pages, promise_reminders, subscriber_components, subscribers, template_groups,
+        tenant_components, tenant_contacts, tenants,
     },
 };
 
@@ -75,6 +77,16 @@ pub struct Document {
     pub deliveries: Vec<deliveries::Model>,
     #[serde(default)]
     pub delivery_attempts: Vec<delivery_attempts::Model>,
+    /// Webhook and chat endpoints: failing since when, paused or not.
+    #[serde(default)]
+    pub endpoints: Vec<endpoints::Model>,
+    #[serde(default)]
+    pub template_groups: Vec<template_groups::Model>,
+    #[serde(default)]
+    pub incident_templates: Vec<incident_templates::Model>,
+    /// The promises already reminded, so a move does not remind them again.
+    #[serde(default)]
+    pub promise_reminders: Vec<promise_reminders::Model>,
 }
 
 /// Reads everything into one document.
@@ -158,6 +170,19 @@ pub async fn export(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Docum
             .order_by_asc(delivery_attempts::Column::Id)
             .all(db)
             .await?,
+        endpoints: endpoints::Entity::find()
+            .order_by_asc(endpoints::Column::Id)
+            .all(db)
+            .await?,
+        template_groups: template_groups::Entity::find()
+            .order_by_asc(template_groups::Column::CreatedAt)
+            .all(db)
+            .await?,
+        incident_templates: incident_templates::Entity::find()
+            .order_by_asc(incident_templates::Column::Position)
+            .all(db)
+            .await?,
+        promise_reminders: promise_reminders::Entity::find().all(db).await?,
     })
 }
 
@@ -196,12 +221,15 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
         ));
     }
     let txn = db.begin().await?;
-    // Impact periods are not in the document: derived again at the first start.
+    // Impact periods are not in the document: derived again at the first start. A
+    // document without templates (older ones lack the key) gets the shipped set.
+    let no_templates = doc.incident_templates.is_empty();
     let pages: Vec<pages::Model> = doc
         .pages
         .into_iter()
         .map(|p| pages::Model {
             derived_version: 0,
+            templates_seeded: p.templates_seeded && !no_templates,
             ..p
         })
         .collect();
@@ -228,6 +256,10 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
     insert_all::<outbox::Entity, _>(&txn, doc.outbox).await?;
     insert_all::<deliveries::Entity, _>(&txn, doc.deliveries).await?;
     insert_all::<delivery_attempts::Entity, _>(&txn, doc.delivery_attempts).await?;
+    insert_all::<endpoints::Entity, _>(&txn, doc.endpoints).await?;
+    insert_all::<template_groups::Entity, _>(&txn, doc.template_groups).await?;
+    insert_all::<incident_templates::Entity, _>(&txn, doc.incident_templates).await?;
+    insert_all::<promise_reminders::Entity, _>(&txn, doc.promise_reminders).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Rows came with their ids: move each sequence past them.
         for (table, column) in [
@@ -238,6 +270,7 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
             ("outbox", "id"),
             ("deliveries", "id"),
             ("delivery_attempts", "id"),
+            ("endpoints", "id"),
         ] {
             txn.execute_raw(Statement::from_string(
                 DbBackend::Postgres,

@@ -18,6 +18,7 @@ pub mod impact;
 pub mod incidents;
 pub mod outbox;
 pub mod pages;
+pub mod reminders;
 pub mod seed;
 pub mod subscribers;
 pub mod templates;

@@ -16,7 +16,22 @@ pub struct Page {
     pub subdomain: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where readers get help: a template variable (`page.support_url`).
+    pub support_url: Option<String>,
+    /// Reminded before a promised update is due (with `responder_webhook_url`).
+    pub responder_emails: Vec<String>,
+    pub responder_webhook_url: Option<String>,
+    /// How long before a promised update is due the responders are reminded.
+    pub reminder_lead_minutes: u32,
+    /// The public incident page says how long after the impact began the first update
+    /// came.
+    pub show_first_update_delay: bool,
 }
+
+/// The longest reminder lead a page may set (a day).
+pub const MAX_REMINDER_LEAD_MINUTES: u32 = 1_440;
+/// Responders a page may list.
+pub const MAX_RESPONDER_EMAILS: usize = 50;
 
 impl Page {
     /// The subdomain clients see: the one set, else the first label of the public URL's
@@ -47,6 +62,19 @@ impl From<pages::Model> for Page {
             subdomain: m.subdomain,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            support_url: m.support_url,
+            // A list that does not parse (written by hand) reminds no one rather than
+            // stopping the page.
+            responder_emails: m
+                .responder_emails
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok())
+                .unwrap_or_default(),
+            responder_webhook_url: m.responder_webhook_url,
+            reminder_lead_minutes: u32::try_from(m.reminder_lead_minutes)
+                .unwrap_or(5)
+                .min(MAX_REMINDER_LEAD_MINUTES),
+            show_first_update_delay: m.show_first_update_delay,
         }
     }
 }
@@ -101,6 +129,11 @@ pub(super) async fn ensure(
                 derived_version: Set(0),
                 link_secret: Set(None),
                 templates_seeded: Set(false),
+                support_url: Set(None),
+                responder_emails: Set(None),
+                responder_webhook_url: Set(None),
+                reminder_lead_minutes: Set(5),
+                show_first_update_delay: Set(false),
             }
             .insert(db)
             .await?;
@@ -127,6 +160,40 @@ pub struct PagePatch {
     pub name: Option<String>,
     pub time_zone: Option<String>,
     pub subdomain: Option<String>,
+    /// `Some("")` clears it.
+    pub support_url: Option<String>,
+    pub responder_emails: Option<Vec<String>>,
+    /// `Some("")` clears it.
+    pub responder_webhook_url: Option<String>,
+    pub reminder_lead_minutes: Option<u32>,
+    pub show_first_update_delay: Option<bool>,
+}
+
+/// A support address: an http(s) URL or `mailto:`; empty clears it.
+fn support_url(v: &str) -> Result<Option<String>> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if let Some(addr) = v.strip_prefix("mailto:") {
+        let addr = crate::domain::notify::email("support_url", addr)?;
+        return Ok(Some(format!("mailto:{addr}")));
+    }
+    // Checked as an endpoint is, kept as written.
+    crate::domain::notify::endpoint("support_url", v).map_err(|_| {
+        crate::domain::DomainError::invalid(
+            "support_url",
+            format!("support_url must be an http(s) URL or mailto: address, got '{v}'"),
+        )
+    })?;
+    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(crate::domain::DomainError::invalid(
+            "support_url",
+            "support_url must not contain spaces or control characters",
+        )
+        .into());
+    }
+    Ok(Some(v.to_owned()))
 }
 
 pub async fn update(w: &mut Write, patch: PagePatch) -> Result<Page> {
@@ -144,6 +211,51 @@ pub async fn update(w: &mut Write, patch: PagePatch) -> Result<Page> {
     if let Some(s) = &patch.subdomain {
         am.subdomain = Set(Some(crate::domain::text::subdomain("subdomain", s)?));
     }
+    if let Some(u) = &patch.support_url {
+        am.support_url = Set(support_url(u)?);
+    }
+    if let Some(list) = &patch.responder_emails {
+        if list.len() > MAX_RESPONDER_EMAILS {
+            return Err(crate::domain::DomainError::invalid(
+                "responder_emails",
+                format!("a page lists at most {MAX_RESPONDER_EMAILS} responders"),
+            )
+            .into());
+        }
+        let mut clean: Vec<String> = Vec::with_capacity(list.len());
+        for e in list {
+            let e = crate::domain::notify::email("responder_emails", e)?;
+            if !clean.iter().any(|c| c.eq_ignore_ascii_case(&e)) {
+                clean.push(e);
+            }
+        }
+        am.responder_emails = Set(if clean.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&clean).unwrap_or_default())
+        });
+    }
+    if let Some(u) = &patch.responder_webhook_url {
+        let u = u.trim();
+        am.responder_webhook_url = Set(if u.is_empty() {
+            None
+        } else {
+            Some(crate::domain::notify::endpoint("responder_webhook_url", u)?)
+        });
+    }
+    if let Some(m) = patch.reminder_lead_minutes {
+        if !(1..=MAX_REMINDER_LEAD_MINUTES).contains(&m) {
+            return Err(crate::domain::DomainError::invalid(
+                "reminder_lead_minutes",
+                format!("reminder_lead_minutes must be between 1 and {MAX_REMINDER_LEAD_MINUTES}"),
+            )
+            .into());
+        }
+        am.reminder_lead_minutes = Set(i32::try_from(m).unwrap_or(5));
+    }
+    if let Some(b) = patch.show_first_update_delay {
+        am.show_first_update_delay = Set(b);
+    }
     am.updated_at = Set(w.now());
     let page: Page = am.update(w.conn()).await?.into();
     w.record(&[Event::PageUpdated {
@@ -154,7 +266,16 @@ pub async fn update(w: &mut Write, patch: PagePatch) -> Result<Page> {
         "page.update",
         "page",
         page.id.as_str(),
-        serde_json::json!({"name": patch.name, "time_zone": patch.time_zone, "subdomain": patch.subdomain}),
+        serde_json::json!({
+            "name": patch.name,
+            "time_zone": patch.time_zone,
+            "subdomain": patch.subdomain,
+            "support_url": patch.support_url,
+            "responder_emails": patch.responder_emails,
+            "responder_webhook_url": patch.responder_webhook_url,
+            "reminder_lead_minutes": patch.reminder_lead_minutes,
+            "show_first_update_delay": patch.show_first_update_delay,
+        }),
     )
     .await?;
     Ok(page)

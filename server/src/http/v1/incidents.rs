@@ -52,6 +52,27 @@ pub fn routes(t: &mut RouteTable) {
     .body::<IncidentBody>()
     .returns::<IncidentDoc>();
     t.add(
+        M::POST,
+        "/v1/pages/{page_id}/incidents/preview",
+        Responder,
+        tag,
+        "Preview opening an incident: the rendered text, the promise, the audience and a sample of each message; stores and sends nothing",
+        preview_create,
+    )
+    .requires(&["name"])
+    .body::<IncidentBody>()
+    .returns::<PreviewDoc>();
+    t.add(
+        M::POST,
+        "/v1/pages/{page_id}/incidents/{incident_id}/preview",
+        Responder,
+        tag,
+        "Preview an update (the body an update takes): the rendered text, the promise, the audience and a sample of each message; stores and sends nothing",
+        preview_update,
+    )
+    .body::<IncidentBody>()
+    .returns::<PreviewDoc>();
+    t.add(
         M::GET,
         "/v1/pages/{page_id}/incidents/unresolved",
         Viewer,
@@ -598,6 +619,83 @@ pub async fn create(
     let doc = render_one(&state, &out.incident).await?;
     shown.wait(&state).await;
     Ok(created(&doc))
+}
+
+/// What a create or an update would do: the incident as it would stand, the new
+/// update's text and promise, and whom it would tell with what.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PreviewDoc {
+    /// The incident as the change would leave it (what does not exist yet has the id
+    /// `preview`).
+    pub incident: IncidentDoc,
+    pub name: String,
+    pub status: IncidentStatus,
+    /// The text of the update the change posts, if it posts one.
+    pub body: Option<String>,
+    /// The promised next update, if any.
+    pub next_update_due_at: Option<String>,
+    /// The template used, if any.
+    pub template: Option<String>,
+    #[serde(flatten)]
+    pub told: crate::notify::preview::Told,
+}
+
+async fn preview_doc(state: &AppState, out: &incidents::Outcome) -> Result<HttpResponse, ApiError> {
+    let i = &out.incident;
+    let posted = out.posted_update.then(|| i.updates.first()).flatten();
+    let told = if out.unchanged {
+        state.notifier.preview(i, &[]).await?
+    } else {
+        state.notifier.preview(i, &out.events).await?
+    };
+    let view = View::load(state).await?;
+    Ok(ok(&PreviewDoc {
+        incident: render_one(state, i).await?,
+        name: i.name.clone(),
+        status: i.status,
+        body: posted.map(|u| u.body.clone()),
+        next_update_due_at: view.ctx.ts_opt(i.next_update_due_at),
+        template: posted.and_then(|u| u.template.clone()),
+        told,
+    }))
+}
+
+pub async fn preview_create(
+    state: web::Data<AppState>,
+    Envelope(b): Envelope<IncidentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = templated(&state, b, None).await?;
+    let c = b.into_changes()?;
+    let out = incidents::preview_create(
+        state.store.db(),
+        state.store.page_id(),
+        c,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| ApiError::from(e).in_body(IncidentBody::KEY))?;
+    preview_doc(&state, &out).await
+}
+
+pub async fn preview_update(
+    state: web::Data<AppState>,
+    path: One,
+    Envelope(b): Envelope<IncidentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = incident_id(path);
+    let current = incidents::get(state.store.db(), &id).await?;
+    let b = templated(&state, b, Some(&current)).await?;
+    let c = Command::Change(b.into_changes()?);
+    let out = incidents::preview_apply(
+        state.store.db(),
+        state.store.page_id(),
+        &id,
+        c,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| ApiError::from(e).in_body(IncidentBody::KEY))?;
+    preview_doc(&state, &out).await
 }
 
 /// Applies a command to the incident in `path`.

@@ -25,6 +25,23 @@ pub struct PageBody {
     /// URL's host.
     #[schemars(regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"))]
     pub subdomain: Option<String>,
+    /// Where readers get help, `https://...` or `mailto:...` (a template variable,
+    /// `page.support_url`); empty clears it.
+    #[schemars(length(max = 2000))]
+    pub support_url: Option<String>,
+    /// Responders reminded by mail before a promised update is due.
+    #[schemars(length(max = 50))]
+    pub responder_emails: Option<Vec<String>>,
+    /// A webhook (Slack, Discord, Teams or any JSON receiver) reminded before a promised
+    /// update is due; empty clears it.
+    #[schemars(length(max = 2000))]
+    pub responder_webhook_url: Option<String>,
+    /// Minutes before a promised update is due that responders are reminded (default 5).
+    #[schemars(range(min = 1, max = 1440))]
+    pub reminder_lead_minutes: Option<u32>,
+    /// Whether the public incident page says how long after the impact began the first
+    /// update came.
+    pub show_first_update_delay: Option<bool>,
 }
 
 /// The IANA time zones Herald knows, for the OpenAPI document.
@@ -64,6 +81,13 @@ pub struct PageV1 {
     pub allow_sms_subscribers: bool,
     pub allow_rss_atom_feeds: bool,
     pub allow_webhook_subscribers: bool,
+    pub support_url: Option<String>,
+    /// Reminded before a promised update is due (when empty, `HERALD_RESPONDER_EMAILS`
+    /// is used).
+    pub responder_emails: Vec<String>,
+    pub responder_webhook_url: Option<String>,
+    pub reminder_lead_minutes: u32,
+    pub show_first_update_delay: bool,
 }
 
 fn v1(view: &View) -> PageV1 {
@@ -75,12 +99,17 @@ fn v1(view: &View) -> PageV1 {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned)),
         page_description: None,
-        allow_page_subscribers: false,
-        allow_incident_subscribers: false,
-        allow_email_subscribers: false,
+        allow_page_subscribers: true,
+        allow_incident_subscribers: true,
+        allow_email_subscribers: true,
         allow_sms_subscribers: false,
         allow_rss_atom_feeds: true,
-        allow_webhook_subscribers: false,
+        allow_webhook_subscribers: true,
+        support_url: view.page.support_url.clone(),
+        responder_emails: view.page.responder_emails.clone(),
+        responder_webhook_url: view.page.responder_webhook_url.clone(),
+        reminder_lead_minutes: view.page.reminder_lead_minutes,
+        show_first_update_delay: view.page.show_first_update_delay,
     }
 }
 
@@ -110,10 +139,29 @@ pub async fn update(
             format!("'{tz}' is not an IANA time zone"),
         ));
     }
+    if let Some(u) = body
+        .responder_webhook_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        crate::notify::webhook::check_endpoint(u, state.notifier.webhook_allow())
+            .await
+            .map_err(|r| {
+                ApiError::invalid(
+                    "page.responder_webhook_url",
+                    format!("endpoint refused: {r}"),
+                )
+            })?;
+    }
     let patch = PagePatch {
         name: body.name,
         time_zone: body.time_zone,
         subdomain: body.subdomain,
+        support_url: body.support_url,
+        responder_emails: body.responder_emails,
+        responder_webhook_url: body.responder_webhook_url,
+        reminder_lead_minutes: body.reminder_lead_minutes,
+        show_first_update_delay: body.show_first_update_delay,
     };
     write(&state, &actor, async |w| pages::update(w, patch).await)
         .await

@@ -453,6 +453,7 @@ pub async fn fill(
     let facts = Facts {
         page_name: view.page.name.clone(),
         page_url: view.page.url.clone(),
+        support_url: view.page.support_url.clone().unwrap_or_default(),
         tz: view.ctx.tz,
         incident_name: name_now,
         status: status.map(|s| s.label().to_owned()).unwrap_or_default(),

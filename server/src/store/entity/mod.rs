@@ -16,6 +16,7 @@ pub mod incident_updates;
 pub mod incidents;
 pub mod outbox;
 pub mod pages;
+pub mod promise_reminders;
 pub mod subscriber_components;
 pub mod subscribers;
 pub mod template_groups;

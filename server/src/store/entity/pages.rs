@@ -22,6 +22,25 @@ pub struct Model {
     /// The shipped incident templates were added once.
     #[serde(default)]
     pub templates_seeded: bool,
+    /// Where readers get help (`https://...` or `mailto:...`): a template variable.
+    #[serde(default)]
+    pub support_url: Option<String>,
+    /// Responders reminded before a promised update is due: a JSON array of addresses.
+    #[serde(default)]
+    pub responder_emails: Option<String>,
+    #[serde(default)]
+    pub responder_webhook_url: Option<String>,
+    /// How long before a promised update is due the responders are reminded.
+    #[serde(default = "five")]
+    pub reminder_lead_minutes: i32,
+    /// The public incident page says how long after the impact began the first update
+    /// came.
+    #[serde(default)]
+    pub show_first_update_delay: bool,
+}
+
+fn five() -> i32 {
+    5
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

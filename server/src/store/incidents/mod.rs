@@ -6,7 +6,7 @@ mod read;
 mod write;
 
 pub use read::{Filter, count, get, get_many, list, overdue_count, started_between};
-pub use write::{apply, create};
+pub use write::{PREVIEW_ID, apply, create, preview_apply, preview_create};
 
 pub use crate::domain::incident::{Changes, Command, Outcome, PostmortemAction, Promise};
 pub use crate::domain::{AffectedComponent, Incident, Update as IncidentUpdate};

@@ -151,11 +151,10 @@ pub async fn overdue_count(
     page_id: &PageId,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    use IncidentStatus::*;
     use sea_orm::PaginatorTrait;
     Ok(incidents::Entity::find()
         .filter(incidents::Column::PageId.eq(page_id.clone()))
-        .filter(incidents::Column::Status.is_in([Investigating, Identified, Monitoring]))
+        .filter(incidents::Column::Status.is_in(crate::store::reminders::PROMISING))
         .filter(incidents::Column::NextUpdateDueAt.lt(now))
         .count(db)
         .await?)

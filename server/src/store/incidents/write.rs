@@ -26,7 +26,7 @@ use crate::store::{
 #[tracing::instrument(skip_all, fields(page = %w.page_id(), incident))]
 pub async fn create(w: &mut Write, c: Changes) -> Result<Outcome> {
     let named: Vec<ComponentId> = c.components.iter().map(|(id, _)| id.clone()).collect();
-    let board = board(w, &named, None).await?;
+    let board = board(w.conn(), w.page_id(), &named, None).await?;
     let fresh = Fresh {
         incident_id: IncidentId::new(new_id()),
         update_id: UpdateId::new(new_id()),
@@ -46,7 +46,7 @@ pub async fn apply(w: &mut Write, id: &IncidentId, command: Command) -> Result<O
         .chain(before.components.iter().map(|(c, _)| c))
         .cloned()
         .collect();
-    let board = board(w, &involved, Some(id)).await?;
+    let board = board(w.conn(), w.page_id(), &involved, Some(id)).await?;
     let outcome = before.apply(command, &board, UpdateId::new(new_id()), w.now())?;
     commit(w, Some(&before), &outcome).await?;
     Ok(outcome)
@@ -55,7 +55,50 @@ pub async fn apply(w: &mut Write, id: &IncidentId, command: Command) -> Result<O
 /// The facts of `ids`: name, live status, whether a group, and the live incidents
 /// (other than `exclude`) that hold each. Only live incidents hold, so those are read
 /// first (a few, by status) rather than every incident that ever affected a component.
-async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> Result<Board> {
+/// The id a previewed incident and update stand under.
+pub const PREVIEW_ID: &str = "preview";
+
+/// What [`create`] would decide, read from `db` and written nowhere (for previews): the
+/// new incident's ids are stand-ins.
+pub async fn preview_create(
+    db: &impl sea_orm::ConnectionTrait,
+    page_id: &crate::domain::PageId,
+    c: Changes,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Outcome> {
+    let named: Vec<ComponentId> = c.components.iter().map(|(id, _)| id.clone()).collect();
+    let board = board(db, page_id, &named, None).await?;
+    let fresh = Fresh {
+        incident_id: IncidentId::new(PREVIEW_ID),
+        update_id: UpdateId::new(PREVIEW_ID),
+    };
+    Ok(Incident::open(page_id.clone(), fresh, c, &board, now)?)
+}
+
+/// What [`apply`] would decide, written nowhere (for previews).
+pub async fn preview_apply(
+    db: &impl sea_orm::ConnectionTrait,
+    page_id: &crate::domain::PageId,
+    id: &IncidentId,
+    command: Command,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Outcome> {
+    let before = get(db, id).await?;
+    let involved: Vec<ComponentId> = command
+        .named_components()
+        .chain(before.components.iter().map(|(c, _)| c))
+        .cloned()
+        .collect();
+    let board = board(db, page_id, &involved, Some(id)).await?;
+    Ok(before.apply(command, &board, UpdateId::new(PREVIEW_ID), now)?)
+}
+
+async fn board(
+    conn: &impl sea_orm::ConnectionTrait,
+    page_id: &crate::domain::PageId,
+    ids: &[ComponentId],
+    exclude: Option<&IncidentId>,
+) -> Result<Board> {
     let mut board = Board::new();
     let unique: Vec<ComponentId> = {
         let mut seen = HashSet::new();
@@ -68,7 +111,7 @@ async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> 
         for c in components::Entity::find()
             .filter(components::Column::Id.is_in(chunk.iter().cloned()))
             .filter(components::Column::DeletedAt.is_null())
-            .all(w.conn())
+            .all(conn)
             .await?
         {
             board.insert(
@@ -86,14 +129,14 @@ async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> 
         .select_only()
         .column(incidents::Column::Id)
         .column(incidents::Column::Status)
-        .filter(incidents::Column::PageId.eq(w.page_id().clone()))
+        .filter(incidents::Column::PageId.eq(page_id.clone()))
         .filter(incidents::Column::Status.is_in(holds::live_statuses()));
     if let Some(ex) = exclude {
         live = live.filter(incidents::Column::Id.ne(ex.clone()));
     }
     let live: HashMap<IncidentId, IncidentStatus> = live
         .into_tuple::<(IncidentId, IncidentStatus)>()
-        .all(w.conn())
+        .all(conn)
         .await?
         .into_iter()
         .collect();
@@ -102,7 +145,7 @@ async fn board(w: &Write, ids: &[ComponentId], exclude: Option<&IncidentId>) -> 
         for l in links::Entity::find()
             .filter(links::Column::IncidentId.is_in(holders.iter().cloned()))
             .filter(links::Column::ComponentId.is_in(unique.iter().cloned()))
-            .all(w.conn())
+            .all(conn)
             .await?
         {
             if let (Some(f), Some(status)) =
