@@ -5,6 +5,7 @@ mod components;
 mod hardening;
 mod hostile;
 mod incidents;
+mod maintenance;
 mod notify;
 mod ops;
 mod promises;

@@ -257,6 +257,7 @@ pub async fn seed(url: &str, n: usize, now: DateTime<Utc>) -> anyhow::Result<Str
             scheduled_remind_prior: Set(false),
             scheduled_auto_in_progress: Set(false),
             scheduled_auto_completed: Set(false),
+            maintenance_plan: Set(None),
             metadata: Set("{}".into()),
             backfilled: Set(false),
         });

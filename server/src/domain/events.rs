@@ -131,6 +131,27 @@ pub enum Event {
         incident_id: IncidentId,
         due_at: chrono::DateTime<chrono::Utc>,
     },
+    /// A maintenance's window moved (`from_*`: where it was); followers are told the
+    /// difference when `notify`.
+    #[serde(rename = "maintenance.rescheduled")]
+    MaintenanceRescheduled {
+        incident_id: IncidentId,
+        from_for: chrono::DateTime<chrono::Utc>,
+        from_until: Option<chrono::DateTime<chrono::Utc>>,
+        #[serde(default = "yes")]
+        notify: bool,
+    },
+    /// Followers are reminded that a maintenance starts in `minutes` (at `starts_at`).
+    #[serde(rename = "maintenance.reminder")]
+    MaintenanceReminder {
+        incident_id: IncidentId,
+        starts_at: chrono::DateTime<chrono::Utc>,
+        minutes: u32,
+    },
+    /// A maintenance's window ended while the work goes on: responders are told, the
+    /// page says it is taking longer than planned.
+    #[serde(rename = "maintenance.overrun")]
+    MaintenanceOverrun { incident_id: IncidentId },
     #[serde(rename = "tenant.created")]
     TenantCreated { tenant_id: TenantId },
     #[serde(rename = "tenant.updated")]
@@ -143,6 +164,7 @@ pub enum Event {
 pub const PRIVATE_KINDS: &[&str] = &[
     "postmortem.drafted",
     "incident.reminder_due",
+    "maintenance.reminder",
     "subscriber.created",
     "subscriber.confirmation_requested",
     "subscriber.confirmed",
@@ -176,7 +198,10 @@ impl Event {
             | PostmortemPublished { incident_id, .. }
             | PostmortemReverted { incident_id }
             | PostmortemDeleted { incident_id }
-            | PromiseReminder { incident_id, .. } => ("incident", incident_id.as_str()),
+            | PromiseReminder { incident_id, .. }
+            | MaintenanceRescheduled { incident_id, .. }
+            | MaintenanceReminder { incident_id, .. }
+            | MaintenanceOverrun { incident_id } => ("incident", incident_id.as_str()),
             IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => {
                 ("incident", m.incident_id.as_str())
             }
@@ -218,7 +243,12 @@ impl Event {
             PostmortemPublished {
                 notify_subscribers, ..
             } => *notify_subscribers,
-            ConfirmationRequested { .. } | EndpointFailing { .. } | PromiseReminder { .. } => true,
+            MaintenanceRescheduled { notify, .. } => *notify,
+            ConfirmationRequested { .. }
+            | EndpointFailing { .. }
+            | PromiseReminder { .. }
+            | MaintenanceReminder { .. }
+            | MaintenanceOverrun { .. } => true,
             _ => false,
         }
     }
@@ -236,7 +266,10 @@ impl Event {
             | PostmortemPublished { incident_id, .. }
             | PostmortemReverted { incident_id }
             | PostmortemDeleted { incident_id }
-            | PromiseReminder { incident_id, .. } => Some(incident_id),
+            | PromiseReminder { incident_id, .. }
+            | MaintenanceRescheduled { incident_id, .. }
+            | MaintenanceReminder { incident_id, .. }
+            | MaintenanceOverrun { incident_id } => Some(incident_id),
             IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => Some(&m.incident_id),
             ComponentStatusChanged { incident_id, .. } => incident_id.as_ref(),
             _ => None,

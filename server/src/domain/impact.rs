@@ -248,6 +248,7 @@ mod tests {
             scheduled_auto_completed: false,
             metadata: serde_json::json!({}),
             backfilled: false,
+            plan: Default::default(),
             updates,
             components: Vec::new(),
         }

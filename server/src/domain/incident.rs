@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::events::{Event, StatusMove};
 use super::holds::{self, Named, Step};
 use super::lifecycle::{Command as Move, Effect as MoveEffect, Kind, Lifecycle};
+use super::maintenance::{Plan, PlanChanges};
 use super::{
     ComponentId, ComponentStatus, DomainError, Impact, IncidentId, IncidentStatus, PageId,
     UpdateId, derive_impact, text,
@@ -73,6 +74,9 @@ pub struct Incident {
     pub scheduled_auto_completed: bool,
     pub metadata: Value,
     pub backfilled: bool,
+    /// A maintenance's plan: automatic transitions, notices, reminders, calendar
+    /// sequence, overrun (the default for an incident).
+    pub plan: Plan,
     /// Newest first.
     pub updates: Vec<Update>,
     /// Affected components with the worst status each had during the incident.
@@ -110,6 +114,8 @@ pub struct Changes {
     pub scheduled_remind_prior: Option<bool>,
     pub scheduled_auto_in_progress: Option<bool>,
     pub scheduled_auto_completed: Option<bool>,
+    /// A maintenance's automatic transitions and reminders.
+    pub plan: PlanChanges,
     pub promise: Option<Promise>,
     pub template: Option<String>,
     pub custom_tweet: Option<String>,
@@ -213,6 +219,7 @@ pub fn default_body(status: IncidentStatus) -> &'static str {
             "Verification is currently underway for the maintenance items."
         }
         IncidentStatus::Completed => "The scheduled maintenance has been completed.",
+        IncidentStatus::Cancelled => "This maintenance has been cancelled.",
     }
 }
 
@@ -418,6 +425,13 @@ impl Incident {
             scheduled_auto_completed: c.scheduled_auto_completed.unwrap_or(false),
             metadata: c.metadata.clone().unwrap_or_else(|| json!({})),
             backfilled: c.backfilled.unwrap_or(false),
+            plan: match kind {
+                Kind::Maintenance => c.plan.apply(Plan {
+                    announced_at: Some(now),
+                    ..Plan::default()
+                })?,
+                Kind::Incident => Plan::default(),
+            },
             updates: Vec::new(),
             components: Vec::new(),
         };
@@ -562,6 +576,29 @@ impl Incident {
         if let Some(v) = c.scheduled_auto_completed {
             next.scheduled_auto_completed = v;
         }
+        if !c.plan.is_empty() && !maintenance {
+            return Err(DomainError::invalid(
+                "scheduled_reminders",
+                "only a scheduled maintenance has automatic transitions and reminders",
+            ));
+        }
+        next.plan = c.plan.apply(next.plan)?;
+        let rescheduled = maintenance
+            && matches!(
+                self.status,
+                IncidentStatus::Scheduled | IncidentStatus::InProgress | IncidentStatus::Verifying
+            )
+            && (next.scheduled_for != self.scheduled_for
+                || next.scheduled_until != self.scheduled_until);
+        if rescheduled {
+            next.plan.announced_at = Some(now);
+            if next.scheduled_until != self.scheduled_until {
+                next.plan.overrun_at = None;
+            }
+        }
+        if maintenance {
+            next.plan.sequence = next.plan.sequence.saturating_add(1);
+        }
 
         let mut moved = None;
         if posts {
@@ -651,6 +688,14 @@ impl Incident {
             }
             events.push(Event::IncidentEdited {
                 incident_id: self.id.clone(),
+            });
+        }
+        if rescheduled && let Some(from) = self.scheduled_for {
+            events.push(Event::MaintenanceRescheduled {
+                incident_id: self.id.clone(),
+                from_for: from,
+                from_until: self.scheduled_until,
+                notify: c.deliver_notifications.unwrap_or(true),
             });
         }
         events.extend(effects.events(&self.id, c.deliver_notifications.unwrap_or(true)));
@@ -1186,5 +1231,46 @@ mod tests {
         assert!(!out.posted_update);
         assert_eq!(out.incident.updates.len(), 1);
         assert!(matches!(out.events[0], Event::IncidentEdited { .. }));
+    }
+}
+
+/// Incidents for other modules' tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// An open incident with nothing in it.
+    pub fn blank(id: &str) -> Incident {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        Incident {
+            id: IncidentId::new(id),
+            page_id: PageId::new("page"),
+            name: "Blank".into(),
+            status: IncidentStatus::Investigating,
+            impact: Impact::None,
+            impact_override: None,
+            started_at: t,
+            created_at: t,
+            updated_at: t,
+            monitoring_at: None,
+            resolved_at: None,
+            next_update_due_at: None,
+            postmortem_body: None,
+            postmortem_body_last_updated_at: None,
+            postmortem_published_at: None,
+            postmortem_published_body: None,
+            postmortem_ignored: false,
+            postmortem_notified_subscribers: false,
+            scheduled_for: None,
+            scheduled_until: None,
+            scheduled_remind_prior: false,
+            scheduled_auto_in_progress: false,
+            scheduled_auto_completed: false,
+            metadata: json!({}),
+            backfilled: false,
+            plan: Plan::default(),
+            updates: Vec::new(),
+            components: Vec::new(),
+        }
     }
 }

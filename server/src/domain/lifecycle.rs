@@ -223,6 +223,7 @@ fn allowed(from: IncidentStatus, to: IncidentStatus) -> bool {
         Scheduled => true,
         InProgress | Verifying => to != Scheduled,
         Completed => to == Completed,
+        Cancelled => to == Cancelled,
     }
 }
 
@@ -257,17 +258,18 @@ mod tests {
     /// The expected answer for every update move, written out as a matrix so the table is
     /// reviewed on its own rather than derived from the code under test. Rows are the
     /// current status, columns the requested one, in `IncidentStatus::ALL` order:
-    /// inv idf mon res pm | sch inp ver cmp.  `o` ok, `-` refused.
-    const UPDATE_MATRIX: [&str; 9] = [
-        "oooo- ----", // investigating
-        "oooo- ----", // identified
-        "oooo- ----", // monitoring
-        "oooo- ----", // resolved
-        "----o ----", // postmortem
-        "----- oooo", // scheduled
-        "----- -ooo", // in_progress
-        "----- -ooo", // verifying
-        "----- ---o", // completed
+    /// inv idf mon res pm | sch inp ver cmp cnc.  `o` ok, `-` refused.
+    const UPDATE_MATRIX: [&str; 10] = [
+        "oooo- -----", // investigating
+        "oooo- -----", // identified
+        "oooo- -----", // monitoring
+        "oooo- -----", // resolved
+        "----o -----", // postmortem
+        "----- ooooo", // scheduled
+        "----- -oooo", // in_progress
+        "----- -oooo", // verifying
+        "----- ---o-", // completed
+        "----- ----o", // cancelled
     ];
 
     fn kind_of(status: IncidentStatus) -> Kind {

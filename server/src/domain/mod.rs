@@ -10,6 +10,7 @@ mod ids;
 pub mod impact;
 pub mod incident;
 mod lifecycle;
+pub mod maintenance;
 pub mod notify;
 mod rollup;
 mod status;

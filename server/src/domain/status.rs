@@ -70,6 +70,7 @@ string_enum!(
         InProgress => "in_progress",
         Verifying => "verifying",
         Completed => "completed",
+        Cancelled => "cancelled",
     }
 );
 
@@ -172,6 +173,7 @@ impl IncidentStatus {
                 | IncidentStatus::InProgress
                 | IncidentStatus::Verifying
                 | IncidentStatus::Completed
+                | IncidentStatus::Cancelled
         )
     }
 
@@ -179,7 +181,10 @@ impl IncidentStatus {
     pub fn is_open(self) -> bool {
         !matches!(
             self,
-            IncidentStatus::Resolved | IncidentStatus::Postmortem | IncidentStatus::Completed
+            IncidentStatus::Resolved
+                | IncidentStatus::Postmortem
+                | IncidentStatus::Completed
+                | IncidentStatus::Cancelled
         )
     }
 
@@ -194,6 +199,7 @@ impl IncidentStatus {
             IncidentStatus::InProgress => "In progress",
             IncidentStatus::Verifying => "Verifying",
             IncidentStatus::Completed => "Completed",
+            IncidentStatus::Cancelled => "Cancelled",
         }
     }
 }

@@ -100,6 +100,8 @@ struct MailView<'a> {
     incident: Option<IncidentMail>,
     component: Option<ComponentMail>,
     confirm: Option<ConfirmMail>,
+    /// Said first, over the rest: a maintenance reminder, a reschedule.
+    notice: Option<&'a str>,
 }
 
 /// The page as mail needs it.
@@ -157,6 +159,8 @@ pub enum About<'a> {
     Incident {
         incident: &'a Incident,
         update: Option<&'a UpdateId>,
+        /// Said first: a maintenance reminder, a reschedule.
+        notice: Option<&'a str>,
     },
     /// A component's status set outside any incident.
     Component {
@@ -259,8 +263,18 @@ impl Composer {
             About::Incident {
                 incident: i,
                 update,
+                notice,
             } => {
-                let subject = subject(&page.name, i);
+                let subject = match notice {
+                    Some(n) if n.starts_with("Reminder") => {
+                        format!(
+                            "[{}] Reminder: scheduled maintenance: {}",
+                            page.name, i.name
+                        )
+                    }
+                    Some(_) => format!("[{}] Rescheduled maintenance: {}", page.name, i.name),
+                    None => subject(&page.name, i),
+                };
                 let u = update.and_then(|id| i.updates.iter().find(|u| &u.id == id));
                 let (status, body, at, next) = match u {
                     Some(u) => (
@@ -289,6 +303,7 @@ impl Composer {
                     manage_url: manage,
                     unsubscribe_url: unsubscribe,
                     tenant: tenant_view,
+                    notice: *notice,
                     incident: Some(IncidentMail {
                         name: i.name.clone(),
                         url: format!("{}/incidents/{}", page.url, i.id),
@@ -342,6 +357,7 @@ impl Composer {
                         at: time_view(*at, page.tz),
                     }),
                     confirm: None,
+                    notice: None,
                 };
                 self.render("component", &view)?
             }
@@ -376,6 +392,7 @@ impl Composer {
                 url: url.to_owned(),
                 components: (!ids.is_empty()).then(|| names(&ids, &index)),
             }),
+            notice: None,
         };
         self.render("confirm", &view)
     }

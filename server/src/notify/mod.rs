@@ -18,6 +18,7 @@ pub mod compose;
 pub mod email;
 pub mod hooks;
 pub mod links;
+pub mod maintenance;
 pub mod preview;
 pub mod promises;
 pub mod webhook;
@@ -140,6 +141,8 @@ enum Subject {
     Incident {
         incident: Box<Incident>,
         update: Option<crate::domain::UpdateId>,
+        /// Said first (a maintenance reminder, a reschedule), over the update it shows.
+        notice: Option<String>,
     },
     Component {
         id: ComponentId,
@@ -150,6 +153,8 @@ enum Subject {
     Confirmation(SubscriberId),
     /// A subscriber's endpoint is failing (or was paused): its owner is told.
     EndpointFailing(SubscriberId, bool),
+    /// A maintenance runs past its window: the responders are told.
+    Overrun(Box<Incident>),
     /// A promised update falls due: the responders are reminded.
     Reminder {
         incident: Box<Incident>,
@@ -249,6 +254,8 @@ impl Notifier {
         tokio::spawn(async move { me.hook_sender().await });
         let me = self.clone();
         tokio::spawn(promises::run(me));
+        let me = self.clone();
+        tokio::spawn(maintenance::run(me));
     }
 
     async fn expander(self: Arc<Self>) {
@@ -309,6 +316,7 @@ impl Notifier {
                     Ok(i) => Ok(Subject::Incident {
                         incident: Box::new(i),
                         update,
+                        notice: None,
                     }),
                     Err(StoreError::NotFound { .. }) => Ok(Subject::Nothing),
                     Err(e) => Err(e),
@@ -344,6 +352,30 @@ impl Notifier {
                 subscriber_id,
                 paused,
             } => Ok(Subject::EndpointFailing(subscriber_id, paused)),
+            Event::MaintenanceRescheduled {
+                incident_id,
+                from_for,
+                from_until,
+                ..
+            } => {
+                let tz = self.page_facts().await?.tz;
+                Ok(maintenance::rescheduled(db, &incident_id, (from_for, from_until), tz).await?)
+            }
+            Event::MaintenanceReminder {
+                incident_id,
+                starts_at,
+                minutes,
+            } => {
+                let tz = self.page_facts().await?.tz;
+                Ok(maintenance::reminder(db, &incident_id, starts_at, minutes, tz).await?)
+            }
+            Event::MaintenanceOverrun { incident_id } => {
+                match incidents::get(db, &incident_id).await {
+                    Ok(i) => Ok(Subject::Overrun(Box::new(i))),
+                    Err(StoreError::NotFound { .. }) => Ok(Subject::Nothing),
+                    Err(e) => Err(e),
+                }
+            }
             Event::PromiseReminder {
                 incident_id,
                 due_at,
@@ -368,10 +400,16 @@ impl Notifier {
             return format!("msg_{seq}_{r}");
         }
         match subject {
-            Subject::Incident { incident, update } => match update {
+            Subject::Incident {
+                incident, notice, ..
+            } if notice.is_some() => format!("<{}.n{seq}.{r}@{host}>", incident.id),
+            Subject::Incident {
+                incident, update, ..
+            } => match update {
                 Some(u) => format!("<{}.{u}.{r}@{host}>", incident.id),
                 None => format!("<{}.pm{seq}.{r}@{host}>", incident.id),
             },
+            Subject::Overrun(incident) => format!("<overrun.{}.{seq}.{r}@{host}>", incident.id),
             Subject::Component { id, .. } => format!("<component.{id}.{seq}.{r}@{host}>"),
             Subject::Confirmation(s) => format!("<confirm.{s}.{seq}@{host}>"),
             Subject::EndpointFailing(s, _) => format!("<endpoint.{s}.{seq}@{host}>"),
@@ -406,13 +444,17 @@ impl Notifier {
             Option<crate::domain::UpdateId>,
             Vec<ComponentId>,
         ) = match &subject {
-            Subject::Incident { incident, update } => (
+            Subject::Incident {
+                incident, update, ..
+            } => (
                 Some(incident.id.clone()),
                 update.clone(),
                 incident.components.iter().map(|(c, _)| c.clone()).collect(),
             ),
             Subject::Component { id, .. } => (None, None, vec![id.clone()]),
-            Subject::Reminder { incident, .. } => (Some(incident.id.clone()), None, Vec::new()),
+            Subject::Reminder { incident, .. } | Subject::Overrun(incident) => {
+                (Some(incident.id.clone()), None, Vec::new())
+            }
             _ => (None, None, Vec::new()),
         };
         let delivery = |channel: Channel,
@@ -481,7 +523,7 @@ impl Notifier {
                     };
                     (batch, audience::DONE.to_owned())
                 }
-                ("tenants", Subject::Reminder { .. }) => {
+                ("tenants", Subject::Reminder { .. } | Subject::Overrun(_)) => {
                     let page = pages::get(db, self.store.page_id()).await?;
                     let batch = promises::responders(
                         &page,
@@ -868,6 +910,19 @@ impl Notifier {
         let Some((subject, kind)) = subjects.get(&d.event_seq) else {
             return Err(Cancelled("the event is gone".into()));
         };
+        if let Subject::Overrun(incident) = subject {
+            maintenance::still_running(incident)?;
+            let body =
+                maintenance::overrun_hook(&view.page.name, &view.ctx.url, view.ctx.tz, incident);
+            return Ok(webhook::Request {
+                url: d.recipient.clone(),
+                body: serde_json::to_vec(&body)
+                    .map_err(|e| deliveries::Outcome::Permanent(format!("rendering: {e}")))?,
+                id: d.message_id.clone(),
+                secret,
+                previous,
+            });
+        }
         if let Subject::Reminder { incident, due_at } = subject {
             promises::still_due(incident, *due_at)?;
             let body = promises::hook(
@@ -889,7 +944,9 @@ impl Notifier {
             });
         }
         let told = match subject {
-            Subject::Incident { incident, update } => hooks::Told::Incident {
+            Subject::Incident {
+                incident, update, ..
+            } => hooks::Told::Incident {
                 incident,
                 update: update.as_ref(),
             },
@@ -964,6 +1021,13 @@ impl Notifier {
                     None,
                 )
             }
+            Subject::Overrun(incident) => {
+                maintenance::still_running(incident)?;
+                (
+                    maintenance::overrun_mail(&page.name, &page.url, page.tz, incident),
+                    None,
+                )
+            }
             Subject::EndpointFailing(_, paused) => {
                 let Some(s) = sub else {
                     return Err(Cancelled("the subscriber is gone".into()));
@@ -983,10 +1047,15 @@ impl Notifier {
                     }
                 }
             }
-            Subject::Incident { incident, update } => {
+            Subject::Incident {
+                incident,
+                update,
+                notice,
+            } => {
                 let about = About::Incident {
                     incident,
                     update: update.as_ref(),
+                    notice: notice.as_deref(),
                 };
                 match self.composer.event_mail(d.event_seq, page, &about, tenant) {
                     Ok(r) => ((*r).clone(), self.thread(incident, &d.recipient)),

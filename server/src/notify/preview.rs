@@ -194,6 +194,7 @@ impl Notifier {
         let about = About::Incident {
             incident,
             update: update.as_ref(),
+            notice: None,
         };
         let mail = |tenant: Option<(&str, &TenantFacts)>| {
             self.composer

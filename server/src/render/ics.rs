@@ -94,10 +94,11 @@ pub fn calendar(data: &Data) -> String {
             .starts(start)
             .ends(end)
             .timestamp(m.updated_at)
-            .status(if m.status == IncidentStatus::Completed {
-                EventStatus::Confirmed
-            } else {
-                EventStatus::Tentative
+            .sequence(m.plan.sequence)
+            .status(match m.status {
+                IncidentStatus::Cancelled => EventStatus::Cancelled,
+                // Announced: it is on (RFC 5545's CONFIRMED); calendars show it firmly.
+                _ => EventStatus::Confirmed,
             });
         cal.push(event.done());
     }

@@ -87,6 +87,12 @@ pub fn card(
         affected: affected(i, index),
         scheduled_for: i.scheduled_for.map(|t| time_view(t, tz)),
         scheduled_until: i.scheduled_until.map(|t| time_view(t, tz)),
+        overrun: i.plan.overrun_at.is_some()
+            && matches!(
+                i.status,
+                crate::domain::IncidentStatus::InProgress
+                    | crate::domain::IncidentStatus::Verifying
+            ),
     }
 }
 

@@ -124,6 +124,8 @@ pub struct IncidentCard {
     pub affected: Vec<AffectedView>,
     pub scheduled_for: Option<TimeView>,
     pub scheduled_until: Option<TimeView>,
+    /// A maintenance still running after its window: "taking longer than planned".
+    pub overrun: bool,
 }
 
 #[derive(Serialize, Hash)]

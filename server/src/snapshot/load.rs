@@ -287,6 +287,7 @@ mod tests {
             scheduled_auto_completed: false,
             metadata: serde_json::json!({}),
             backfilled: false,
+            plan: Default::default(),
             updates: Vec::new(),
             components: Vec::new(),
         }

@@ -27,8 +27,8 @@ use super::{
     entity::{
         api_tokens, audit_log, component_status_changes, components, deliveries, delivery_attempts,
         endpoints, events, incident_components, incident_templates, incident_updates, incidents,
-        outbox, pages, promise_reminders, subscriber_components, subscribers, template_groups,
-        tenant_components, tenant_contacts, tenants,
+        maintenance_notices, outbox, pages, promise_reminders, subscriber_components, subscribers,
+        template_groups, tenant_components, tenant_contacts, tenants,
     },
 };
 
@@ -87,6 +87,9 @@ pub struct Document {
     /// The promises already reminded, so a move does not remind them again.
     #[serde(default)]
     pub promise_reminders: Vec<promise_reminders::Model>,
+    /// The maintenance reminders and overrun notices already made.
+    #[serde(default)]
+    pub maintenance_notices: Vec<maintenance_notices::Model>,
 }
 
 /// Reads everything into one document.
@@ -183,6 +186,7 @@ pub async fn export(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Docum
             .all(db)
             .await?,
         promise_reminders: promise_reminders::Entity::find().all(db).await?,
+        maintenance_notices: maintenance_notices::Entity::find().all(db).await?,
     })
 }
 
@@ -260,6 +264,7 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
     insert_all::<template_groups::Entity, _>(&txn, doc.template_groups).await?;
     insert_all::<incident_templates::Entity, _>(&txn, doc.incident_templates).await?;
     insert_all::<promise_reminders::Entity, _>(&txn, doc.promise_reminders).await?;
+    insert_all::<maintenance_notices::Entity, _>(&txn, doc.maintenance_notices).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Rows came with their ids: move each sequence past them.
         for (table, column) in [

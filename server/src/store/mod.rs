@@ -16,6 +16,7 @@ pub mod idempotency;
 mod ids;
 pub mod impact;
 pub mod incidents;
+pub mod maintenance;
 pub mod outbox;
 pub mod pages;
 pub mod reminders;

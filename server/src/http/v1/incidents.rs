@@ -244,6 +244,26 @@ pub struct IncidentBody {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[schemars(with = "Option<lenient::Bool>")]
     pub scheduled_auto_completed: Option<bool>,
+    /// At the automatic start, set the components under maintenance (default true).
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
+    pub auto_transition_to_maintenance_state: Option<bool>,
+    /// At the automatic end, set the components back (default true).
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
+    pub auto_transition_to_operational_state: Option<bool>,
+    /// Whether the automatic start notifies subscribers (default false).
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
+    pub auto_transition_deliver_notifications_at_start: Option<bool>,
+    /// Whether the automatic end notifies subscribers (default false).
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<lenient::Bool>")]
+    pub auto_transition_deliver_notifications_at_end: Option<bool>,
+    /// Herald: with `scheduled_remind_prior`, remind followers this many minutes before
+    /// the start (default `[1440, 60]`: a day and an hour ahead).
+    #[schemars(length(max = 5), inner(range(min = 1, max = 43200)))]
+    pub scheduled_reminders: Option<Vec<u32>>,
     /// Herald: promise the next update within this many minutes (shown on the page).
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     #[schemars(with = "Option<lenient::Minutes>")]
@@ -383,6 +403,13 @@ impl IncidentBody {
             scheduled_remind_prior: self.scheduled_remind_prior,
             scheduled_auto_in_progress: self.scheduled_auto_in_progress,
             scheduled_auto_completed: self.scheduled_auto_completed,
+            plan: crate::domain::maintenance::PlanChanges {
+                to_maintenance_state: self.auto_transition_to_maintenance_state,
+                to_operational_state: self.auto_transition_to_operational_state,
+                notify_at_start: self.auto_transition_deliver_notifications_at_start,
+                notify_at_end: self.auto_transition_deliver_notifications_at_end,
+                reminders: self.scheduled_reminders,
+            },
             promise,
             template: self.template_used,
             custom_tweet: self.custom_tweet,

@@ -33,6 +33,9 @@ pub struct Model {
     pub scheduled_auto_completed: bool,
     pub metadata: String,
     pub backfilled: bool,
+    /// A maintenance's plan (`domain::maintenance::Plan`) as JSON.
+    #[serde(default)]
+    pub maintenance_plan: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ pub mod incident_components;
 pub mod incident_templates;
 pub mod incident_updates;
 pub mod incidents;
+pub mod maintenance_notices;
 pub mod outbox;
 pub mod pages;
 pub mod promise_reminders;

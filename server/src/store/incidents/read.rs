@@ -215,6 +215,18 @@ pub(super) fn from_row(
     updates: Vec<IncidentUpdate>,
     components: Vec<(ComponentId, ComponentStatus)>,
 ) -> Incident {
+    // A plan that cannot be read is the default: one bad row must not stop the page.
+    let plan = m
+        .maintenance_plan
+        .as_deref()
+        .and_then(|p| {
+            serde_json::from_str(p)
+                .map_err(
+                    |e| tracing::warn!(incident = %m.id, error = %e, "unreadable maintenance_plan"),
+                )
+                .ok()
+        })
+        .unwrap_or_default();
     Incident {
         updates,
         components,
@@ -247,6 +259,7 @@ pub(super) fn from_row(
         scheduled_auto_in_progress: m.scheduled_auto_in_progress,
         scheduled_auto_completed: m.scheduled_auto_completed,
         backfilled: m.backfilled,
+        plan,
     }
 }
 

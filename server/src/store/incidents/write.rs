@@ -185,6 +185,9 @@ fn incident_row(i: &Incident) -> incidents::ActiveModel {
         scheduled_auto_completed: Set(i.scheduled_auto_completed),
         metadata: Set(i.metadata.to_string()),
         backfilled: Set(i.backfilled),
+        maintenance_plan: Set(i
+            .scheduled_for
+            .and_then(|_| serde_json::to_string(&i.plan).ok())),
     }
 }
 
