@@ -14,6 +14,7 @@ mod m20261202_000003_add_webhooks;
 mod m20261202_000004_add_templates;
 mod m20261203_000001_add_promise_reminders;
 mod m20261203_000002_add_maintenance_plan;
+mod m20261203_000003_add_maintenance_series;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_add_templates::Migration),
             Box::new(m20261203_000001_add_promise_reminders::Migration),
             Box::new(m20261203_000002_add_maintenance_plan::Migration),
+            Box::new(m20261203_000003_add_maintenance_series::Migration),
         ]
     }
 }

@@ -418,3 +418,139 @@ async fn an_overrun_is_told_to_responders_and_shown() {
             .contains("Taking longer than planned")
     );
 }
+
+async fn occurrences(app: &TestApp, series: &str) -> Vec<Value> {
+    app.get(&app.page_path(&format!("/maintenance_series/{series}")))
+        .await
+        .expect(200)
+        .json()["occurrences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn scheduled_for(app: &TestApp, incident: &str) -> DateTime<Utc> {
+    let i = app
+        .get(&app.page_path(&format!("/incidents/{incident}")))
+        .await
+        .expect(200)
+        .json();
+    i["scheduled_for"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| panic!("no scheduled_for: {i}"))
+}
+
+/// A weekly database window at 02:00 in Berlin stays at 02:00 local across the change
+/// to summer time (01:00 UTC, then 00:00 UTC); each occurrence is its own maintenance
+/// that starts and ends by itself; editing the series reaches the occurrences not yet
+/// started, editing one occurrence only that one, and ending the series cancels those
+/// to come.
+#[tokio::test]
+async fn a_weekly_series_keeps_its_local_time_across_daylight_saving() {
+    let app = TestApp::spawn_at(at("2026-03-10T12:00:00Z")).await;
+    berlin(&app).await;
+    let db = id(&app.create_component("Database", None).await);
+    let bad = app
+        .post(
+            &app.page_path("/maintenance_series"),
+            json!({"series": {"name": "X", "rrule": "FREQ=SECONDLY", "starts_at_local": "2026-03-17T02:00", "time_zone": "Europe/Berlin"}}),
+        )
+        .await
+        .expect(422)
+        .json();
+    assert_eq!(bad["error"]["field"], "series.rrule", "{bad}");
+    let s = app
+        .post(
+            &app.page_path("/maintenance_series"),
+            json!({"series": {"name": "Weekly database window", "body": "Routine database maintenance.",
+                              "rrule": "FREQ=WEEKLY;BYDAY=TU", "starts_at_local": "2026-03-17T02:00",
+                              "time_zone": "Europe/Berlin", "duration_minutes": 60,
+                              "components": {db.clone(): "under_maintenance"}}}),
+        )
+        .await
+        .expect(201)
+        .json();
+    let sid = id(&s);
+    assert_eq!(s["next_starts"].as_array().map(Vec::len), Some(5), "{s}");
+    // Made ahead: every Tuesday within 35 days.
+    eventually("the occurrences are made", || async {
+        occurrences(&app, &sid).await.len() == 5
+    })
+    .await;
+    let made = occurrences(&app, &sid).await;
+    let ids: Vec<String> = made
+        .iter()
+        .map(|o| o["incident_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let mut starts = Vec::new();
+    for i in &ids {
+        starts.push(scheduled_for(&app, i).await);
+    }
+    assert_eq!(
+        starts,
+        [
+            at("2026-03-17T01:00:00Z"),
+            at("2026-03-24T01:00:00Z"),
+            at("2026-03-31T00:00:00Z"),
+            at("2026-04-07T00:00:00Z"),
+            at("2026-04-14T00:00:00Z"),
+        ]
+    );
+    // One occurrence edited alone.
+    app.update_incident(&ids[3], json!({"name": "Database window (extended)"}))
+        .await;
+    // The clock reaches the first window after the change: earlier ones came and went.
+    app.clock.set(at("2026-03-31T00:00:00Z"));
+    eventually("the Mar 31 window starts at 00:00 UTC", || async {
+        status(&app, &ids[2]).await == "in_progress"
+    })
+    .await;
+    eventually("the windows missed meanwhile are closed", || async {
+        status(&app, &ids[0]).await == "completed" && status(&app, &ids[1]).await == "completed"
+    })
+    .await;
+    assert_eq!(component_status(&app, &db).await, "under_maintenance");
+    // The series renamed: the occurrences to come follow, not the one running.
+    app.patch(
+        &app.page_path(&format!("/maintenance_series/{sid}")),
+        json!({"series": {"name": "Weekly database upgrade"}}),
+    )
+    .await
+    .expect(200);
+    let name = |v: Value| v["name"].as_str().unwrap_or_default().to_owned();
+    let get = |i: String| {
+        let app = &app;
+        async move {
+            app.get(&app.page_path(&format!("/incidents/{i}")))
+                .await
+                .expect(200)
+                .json()
+        }
+    };
+    assert_eq!(name(get(ids[2].clone()).await), "Weekly database window");
+    assert_eq!(name(get(ids[3].clone()).await), "Weekly database upgrade");
+    assert_eq!(name(get(ids[4].clone()).await), "Weekly database upgrade");
+    // Ended: those to come are cancelled, the one running goes on.
+    let ended = app
+        .delete(&app.page_path(&format!("/maintenance_series/{sid}")))
+        .await
+        .expect(200)
+        .json();
+    assert!(ended["ended_at"].is_string(), "{ended}");
+    assert_eq!(status(&app, &ids[3]).await, "cancelled");
+    assert_eq!(status(&app, &ids[4]).await, "cancelled");
+    assert_eq!(status(&app, &ids[2]).await, "in_progress");
+    // Those made since the clock moved (the horizon moved with it) are cancelled too,
+    // and no more are made.
+    let at_end = occurrences(&app, &sid).await;
+    assert!(at_end.len() > 5, "{at_end:?}");
+    for o in &at_end[3..] {
+        let i = o["incident_id"].as_str().unwrap_or_default();
+        assert_eq!(status(&app, i).await, "cancelled");
+    }
+    app.clock.set(at("2026-06-01T00:00:00Z"));
+    app.settle().await;
+    assert_eq!(occurrences(&app, &sid).await.len(), at_end.len());
+}

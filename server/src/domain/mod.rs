@@ -13,6 +13,7 @@ mod lifecycle;
 pub mod maintenance;
 pub mod notify;
 mod rollup;
+pub mod series;
 mod status;
 pub mod template;
 pub mod text;

@@ -51,6 +51,14 @@ pub(super) async fn run(n: Arc<Notifier>) {
 /// One look at every maintenance waiting or running; returns when to look next.
 async fn pass(n: &Notifier, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
     let db = n.store.db();
+    // Recurring maintenance: the occurrences coming up exist before anything else looks.
+    let made = crate::store::series::materialize(&n.store, now).await?;
+    if made > 0 {
+        tracing::info!(
+            occurrences = made,
+            "made occurrences of recurring maintenance"
+        );
+    }
     let list = schedule::watched(db, n.store.page_id()).await?;
     let ids: Vec<IncidentId> = list.iter().map(|m| m.id.clone()).collect();
     let made = schedule::made(db, &ids).await?;

@@ -27,8 +27,9 @@ use super::{
     entity::{
         api_tokens, audit_log, component_status_changes, components, deliveries, delivery_attempts,
         endpoints, events, incident_components, incident_templates, incident_updates, incidents,
-        maintenance_notices, outbox, pages, promise_reminders, subscriber_components, subscribers,
-        template_groups, tenant_components, tenant_contacts, tenants,
+        maintenance_notices, maintenance_series, outbox, pages, promise_reminders,
+        series_occurrences, subscriber_components, subscribers, template_groups, tenant_components,
+        tenant_contacts, tenants,
     },
 };
 
@@ -90,6 +91,11 @@ pub struct Document {
     /// The maintenance reminders and overrun notices already made.
     #[serde(default)]
     pub maintenance_notices: Vec<maintenance_notices::Model>,
+    /// Recurring maintenances and the occurrences made from them.
+    #[serde(default)]
+    pub maintenance_series: Vec<maintenance_series::Model>,
+    #[serde(default)]
+    pub series_occurrences: Vec<series_occurrences::Model>,
 }
 
 /// Reads everything into one document.
@@ -187,6 +193,11 @@ pub async fn export(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Docum
             .await?,
         promise_reminders: promise_reminders::Entity::find().all(db).await?,
         maintenance_notices: maintenance_notices::Entity::find().all(db).await?,
+        maintenance_series: maintenance_series::Entity::find()
+            .order_by_asc(maintenance_series::Column::CreatedAt)
+            .all(db)
+            .await?,
+        series_occurrences: series_occurrences::Entity::find().all(db).await?,
     })
 }
 
@@ -265,6 +276,8 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
     insert_all::<incident_templates::Entity, _>(&txn, doc.incident_templates).await?;
     insert_all::<promise_reminders::Entity, _>(&txn, doc.promise_reminders).await?;
     insert_all::<maintenance_notices::Entity, _>(&txn, doc.maintenance_notices).await?;
+    insert_all::<maintenance_series::Entity, _>(&txn, doc.maintenance_series).await?;
+    insert_all::<series_occurrences::Entity, _>(&txn, doc.series_occurrences).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Rows came with their ids: move each sequence past them.
         for (table, column) in [

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod pages;
 pub mod reminders;
 pub mod seed;
+pub mod series;
 pub mod subscribers;
 pub mod templates;
 pub mod tenants;

@@ -6,6 +6,7 @@ mod events;
 mod incidents;
 mod pages;
 mod reports;
+mod series;
 mod subscribers;
 mod templates;
 pub(crate) mod tenants;
@@ -70,6 +71,7 @@ pub fn table() -> RouteTable {
     tenants::routes(&mut t);
     templates::routes(&mut t);
     reports::routes(&mut t);
+    series::routes(&mut t);
     deliveries::routes(&mut t);
 
     t.add(
