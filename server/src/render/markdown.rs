@@ -152,7 +152,19 @@ pub fn to_html_with(markdown: &str, policy: &Policy) -> String {
     options.insert(Options::ENABLE_TABLES);
     options.insert(Options::ENABLE_STRIKETHROUGH);
     options.insert(Options::ENABLE_TASKLISTS);
-    // Bodies sit under the page's <h1> and a section's <h2>: their headings start at <h3>.
+    // Bodies sit under the page's <h1> and a section's <h2>: their top headings (`#` or,
+    // as often, `##`) become <h3>, the others keep their steps below.
+    let top = Parser::new_ext(markdown, options)
+        .filter_map(|e| match e {
+            Event::Start(Tag::Heading { level, .. }) => Some(level as usize),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(1);
+    let demote = |level: HeadingLevel| {
+        HeadingLevel::try_from((level as usize + 3).saturating_sub(top).min(6))
+            .unwrap_or(HeadingLevel::H6)
+    };
     let parser = linkified(Parser::new_ext(markdown, options)).map(|event| match event {
         Event::Start(Tag::Heading {
             level,
@@ -317,15 +329,6 @@ fn next_url(s: &str) -> Option<(usize, usize)> {
             return Some((at, at + end));
         }
         from = at + scheme;
-    }
-}
-
-fn demote(level: HeadingLevel) -> HeadingLevel {
-    match level {
-        HeadingLevel::H1 => HeadingLevel::H3,
-        HeadingLevel::H2 => HeadingLevel::H4,
-        HeadingLevel::H3 => HeadingLevel::H5,
-        _ => HeadingLevel::H6,
     }
 }
 
@@ -502,10 +505,11 @@ mod tests {
 
     #[test]
     fn useful_markdown_survives() {
-        let md = "## Root cause\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- one\n- two\n\n`code` and [a link](https://example.com)\n\n```\nblock\n```";
+        let md = "## Root cause\n\n### Detail\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- one\n- two\n\n`code` and [a link](https://example.com)\n\n```\nblock\n```";
         let out = to_html(md);
         for good in [
-            "<h4>",
+            "<h3>Root cause</h3>",
+            "<h4>Detail</h4>",
             "<table>",
             "<td>1</td>",
             "<li>one</li>",
