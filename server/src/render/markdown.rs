@@ -480,14 +480,22 @@ mod tests {
 
     #[test]
     fn wide_code_and_tables_scroll_in_named_focusable_regions() {
-        let out = to_html("```\nlong\n```\n\n| a |\n|---|\n| 1 |\n\n<table border=\"1\" tabindex=\"-1\"><tr><td>raw</td></tr></table>");
+        let out = to_html(
+            "```\nlong\n```\n\n| a |\n|---|\n| 1 |\n\n<table border=\"1\" tabindex=\"-1\"><tr><td>raw</td></tr></table>",
+        );
         assert_eq!(
-            out.matches("<pre class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Code\">").count(),
+            out.matches(
+                "<pre class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Code\">"
+            )
+            .count(),
             1,
             "{out}"
         );
         assert_eq!(
-            out.matches("<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table").count(),
+            out.matches(
+                "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table"
+            )
+            .count(),
             2,
             "{out}"
         );

@@ -249,7 +249,8 @@ fn uptime_view(
                 status: worst,
                 summary,
                 uptime: percent((share * 10_000.0).floor() / 100.0),
-                eventful: !no_data && (worst != ComponentStatus::Operational || !incidents.is_empty()),
+                eventful: !no_data
+                    && (worst != ComponentStatus::Operational || !incidents.is_empty()),
                 incidents,
                 no_data,
                 code: if no_data { "n" } else { day_code(worst) },

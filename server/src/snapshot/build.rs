@@ -18,7 +18,6 @@ use serde_json::json;
 
 use super::asset::{Asset, Caching, Reuse};
 use crate::domain::{Incident, PageStatus};
-use crate::store::incidents::Filter;
 use crate::render::{
     fragments::{self, Fragments},
     ics,
@@ -28,6 +27,7 @@ use crate::render::{
     },
     templates::Renderer,
 };
+use crate::store::incidents::Filter;
 pub const HISTORY_PAGE_SIZE: u64 = 25;
 
 pub struct Snapshot {
