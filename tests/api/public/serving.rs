@@ -609,7 +609,10 @@ async fn incident_pages_history_and_errors() {
         assert!(r.text.contains(name), "history lacks {name}");
     }
     for name in ["Database upgrade", "Search index rebuild", ongoing.as_str()] {
-        assert!(!r.text.contains(name), "history lists {name}, which is not over");
+        assert!(
+            !r.text.contains(name),
+            "history lists {name}, which is not over"
+        );
     }
     assert!(
         r.text
