@@ -1,5 +1,6 @@
 //! Black-box tests of the admin API and the public side, against the real server.
 
+mod access;
 mod browser;
 mod components;
 mod hardening;

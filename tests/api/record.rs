@@ -16,21 +16,47 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap_or_default().to_owned()
 }
 
-/// The tooltip of one day's bar of one component on the home page: "<b>Nov 23,
-/// 2026</b> 1h 14m major outage · Calls dropping".
+/// What the home page says of one day of one component, as its strip's table of days
+/// has it: "1h 14m major outage · Calls dropping" (the names of the day's incidents
+/// after the summary), or "No downtime" for a day the table does not list.
 fn tooltip(home: &str, component: &str, label: &str) -> String {
-    let Some(start) = home.find(&format!("aria-label=\"{component}: daily status")) else {
+    let Some(start) = home.find(&format!("data-name=\"{component}")) else {
         panic!("no bars for {component}")
     };
-    let bars = &home[start..];
-    let bars = &bars[..bars.find("</ol>").unwrap_or(bars.len())];
-    let Some(day) = bars.find(&format!("<b>{label}</b>")) else {
-        panic!("no day {label} for {component}: {bars}")
+    let strip = &home[start..];
+    let strip = &strip[..strip[1..]
+        .find("class=\"uptime\"")
+        .map_or(strip.len(), |n| n + 1)];
+    let Some(day) = strip.find(&format!(">{label}</time></th>")) else {
+        assert!(strip.contains("class=\"bars\""), "no strip for {component}");
+        return "No downtime".to_owned();
     };
-    let rest = &bars[day + label.len() + 7..];
-    rest[..rest.find("</span></li>").unwrap_or(rest.len())]
-        .trim()
-        .to_owned()
+    let row = &strip[day..];
+    let row = &row[..row.find("</tr>").unwrap_or(row.len())];
+    let cells: Vec<String> = row
+        .split("<td>")
+        .skip(1)
+        .map(|c| {
+            let mut text = String::new();
+            let mut tag = false;
+            for ch in c.chars() {
+                match ch {
+                    '<' => tag = true,
+                    '>' => tag = false,
+                    _ if !tag => text.push(ch),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect();
+    match cells.as_slice() {
+        [_, summary, incidents] if incidents != "None" => {
+            format!("{summary} · {}", incidents.replace(", ", " · "))
+        }
+        [_, summary, _] => summary.clone(),
+        _ => panic!("no cells in {row}"),
+    }
 }
 
 /// Text between the incident page's "Duration" and the end of its element.
@@ -313,9 +339,9 @@ async fn the_demo_incidents_agree_with_their_bars() {
     let tip = tooltip(&home, "Outbound webhooks", &label);
     // The EU pod's webhooks: the group is Prod2 (EU), the second "Outbound webhooks".
     let eu = home
-        .split("aria-label=\"Outbound webhooks: daily status")
+        .split("data-name=\"Outbound webhooks")
         .nth(2)
-        .map(|s| format!("aria-label=\"Outbound webhooks: daily status{s}"))
+        .map(|s| format!("data-name=\"Outbound webhooks{s}"))
         .unwrap_or_default();
     let tip_eu = tooltip(&eu, "Outbound webhooks", &label);
     assert!(

@@ -20,7 +20,7 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap_or_default().to_owned()
 }
 
-fn find_chromedriver() -> Option<PathBuf> {
+pub(crate) fn find_chromedriver() -> Option<PathBuf> {
     let usual = Path::new("/usr/bin/chromedriver");
     if usual.exists() {
         return Some(usual.to_owned());
@@ -33,13 +33,13 @@ fn find_chromedriver() -> Option<PathBuf> {
 }
 
 /// A chromedriver child that is killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    async fn start(exe: &Path) -> Driver {
+    pub(crate) async fn start(exe: &Path) -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -67,14 +67,24 @@ impl Driver {
     }
 
     async fn browser(&self, chromium: &Path) -> Client {
+        self.browser_with(chromium, &["--window-size=1100,1400"])
+            .await
+    }
+
+    /// A Chromium session with `extra` arguments (`--window-size=W,H`,
+    /// `--force-dark-mode`).
+    pub(crate) async fn browser_with(&self, chromium: &Path, extra: &[&str]) -> Client {
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+        ];
+        args.extend_from_slice(extra);
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1100,1400"]
-            }),
+            json!({ "binary": chromium, "args": args }),
         );
         ClientBuilder::rustls()
             .unwrap_or_else(|e| panic!("webdriver client: {e}"))

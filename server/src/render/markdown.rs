@@ -152,8 +152,20 @@ pub fn to_html_with(markdown: &str, policy: &Policy) -> String {
     options.insert(Options::ENABLE_TABLES);
     options.insert(Options::ENABLE_STRIKETHROUGH);
     options.insert(Options::ENABLE_TASKLISTS);
-    // Bodies sit under the page's <h1> and a section's <h2>: their headings start at <h3>.
-    let parser = Parser::new_ext(markdown, options).map(|event| match event {
+    // Bodies sit under the page's <h1> and a section's <h2>: their top headings (`#` or,
+    // as often, `##`) become <h3>, the others keep their steps below.
+    let top = Parser::new_ext(markdown, options)
+        .filter_map(|e| match e {
+            Event::Start(Tag::Heading { level, .. }) => Some(level as usize),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(1);
+    let demote = |level: HeadingLevel| {
+        HeadingLevel::try_from((level as usize + 3).saturating_sub(top).min(6))
+            .unwrap_or(HeadingLevel::H6)
+    };
+    let parser = linkified(Parser::new_ext(markdown, options)).map(|event| match event {
         Event::Start(Tag::Heading {
             level,
             id,
@@ -171,7 +183,7 @@ pub fn to_html_with(markdown: &str, policy: &Policy) -> String {
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut raw, parser);
     let policy = policy.clone();
-    ammonia::Builder::default()
+    let clean = ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer nofollow"))
         .url_schemes(["http", "https", "mailto", "data"].into_iter().collect())
         .url_relative(ammonia::UrlRelative::Deny)
@@ -185,15 +197,138 @@ pub fn to_html_with(markdown: &str, policy: &Policy) -> String {
             },
         )
         .clean(&raw)
-        .to_string()
+        .to_string();
+    scrollable(&clean)
 }
 
-fn demote(level: HeadingLevel) -> HeadingLevel {
-    match level {
-        HeadingLevel::H1 => HeadingLevel::H3,
-        HeadingLevel::H2 => HeadingLevel::H4,
-        HeadingLevel::H3 => HeadingLevel::H5,
-        _ => HeadingLevel::H6,
+/// Code blocks and tables may be wider than the page: each becomes a scrolling region a
+/// keyboard can reach (`tabindex=0`) with a name. Done on ammonia's output, whose tags
+/// are normalised (`<pre>`, `<table` and attributes it allowed), so nothing a responder
+/// wrote can add or change these attributes.
+fn scrollable(html: &str) -> String {
+    if !html.contains("<pre>") && !html.contains("<table") {
+        return html.to_owned();
+    }
+    html.replace(
+        "<pre>",
+        "<pre class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Code\">",
+    )
+    .replace(
+        "<table",
+        "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table",
+    )
+    .replace("</table>", "</table></div>")
+}
+
+/// Bare `http(s)://` addresses in text become links, as GitHub's Markdown does
+/// (CommonMark has no autolinks without angle brackets). Only text outside links,
+/// code and raw HTML is touched; the links then pass through the same sanitiser as
+/// any other.
+fn linkified<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    let mut in_link = 0usize;
+    let mut in_code = false;
+    let mut pending = String::new();
+    let mut out: Vec<Event<'a>> = Vec::new();
+    let mut events = events.peekable();
+    std::iter::from_fn(move || {
+        loop {
+            if !out.is_empty() {
+                return Some(out.remove(0));
+            }
+            let event = events.next()?;
+            match &event {
+                Event::Start(Tag::Link { .. } | Tag::Image { .. }) => in_link += 1,
+                Event::End(TagEnd::Link | TagEnd::Image) => in_link = in_link.saturating_sub(1),
+                // A link written as raw HTML.
+                Event::InlineHtml(h) if h.starts_with("<a ") || h.starts_with("<a>") => {
+                    in_link += 1
+                }
+                Event::InlineHtml(h) if h.starts_with("</a") => in_link = in_link.saturating_sub(1),
+                Event::Start(Tag::CodeBlock(_)) => in_code = true,
+                Event::End(TagEnd::CodeBlock) => in_code = false,
+                _ => {}
+            }
+            let Event::Text(text) = &event else {
+                return Some(event);
+            };
+            if in_link > 0 || in_code {
+                return Some(event);
+            }
+            // pulldown-cmark may split a run of text (at `_`, `*`, `[`): join it first.
+            pending.push_str(text);
+            if matches!(events.peek(), Some(Event::Text(_))) {
+                continue;
+            }
+            let text = std::mem::take(&mut pending);
+            out = link_events(text);
+        }
+    })
+}
+
+/// `text` as text and link events around the addresses in it.
+fn link_events<'a>(text: String) -> Vec<Event<'a>> {
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while let Some((start, end)) = next_url(rest) {
+        if start > 0 {
+            out.push(Event::Text(rest[..start].to_owned().into()));
+        }
+        let url = rest[start..end].to_owned();
+        out.push(Event::Start(Tag::Link {
+            link_type: pulldown_cmark::LinkType::Autolink,
+            dest_url: url.clone().into(),
+            title: "".into(),
+            id: "".into(),
+        }));
+        out.push(Event::Text(url.into()));
+        out.push(Event::End(TagEnd::Link));
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push(Event::Text(rest.to_owned().into()));
+    }
+    out
+}
+
+/// The byte range of the first `http://` or `https://` address in `s`: up to a space,
+/// a quote or an angle bracket, without trailing punctuation or an unmatched `)`.
+fn next_url(s: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    loop {
+        let at = from + s[from..].find("http")?;
+        let tail = &s[at..];
+        let scheme = if tail.starts_with("https://") {
+            8
+        } else if tail.starts_with("http://") {
+            7
+        } else {
+            from = at + 4;
+            continue;
+        };
+        // A word that merely contains "http" ("xhttp://") is not an address.
+        let starts_word = s[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let mut end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '`'))
+            .unwrap_or(tail.len());
+        loop {
+            let url = &tail[..end];
+            let Some(last) = url.chars().next_back() else {
+                break;
+            };
+            let unmatched = last == ')' && url.matches('(').count() < url.matches(')').count();
+            if matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'') || unmatched {
+                end -= last.len_utf8();
+            } else {
+                break;
+            }
+        }
+        if starts_word && end > scheme {
+            return Some((at, at + end));
+        }
+        from = at + scheme;
     }
 }
 
@@ -317,6 +452,58 @@ mod tests {
     }
 
     #[test]
+    fn bare_addresses_become_links_and_nothing_else_does() {
+        let out = to_html(
+            "See https://example.com/status_page_(v2)/a_b?x=1&y=2. Or (http://example.org/x), \
+             [named](https://example.net) `https://in.code` xhttps://not.one https://\n\n\
+             ```\nhttps://in.block\n```\n\n<a href=\"https://raw.example\">https://raw.example</a>",
+        );
+        for good in [
+            "<a href=\"https://example.com/status_page_(v2)/a_b?x=1&amp;y=2\" rel=\"noopener noreferrer nofollow\">https://example.com/status_page_(v2)/a_b?x=1&amp;y=2</a>.",
+            "(<a href=\"http://example.org/x\" rel=\"noopener noreferrer nofollow\">http://example.org/x</a>),",
+            "<a href=\"https://example.net\" rel=\"noopener noreferrer nofollow\">named</a>",
+            "<code>https://in.code</code>",
+            "xhttps://not.one",
+            "https://in.block\n</code>",
+        ] {
+            assert!(out.contains(good), "{good} missing from {out}");
+        }
+        assert_eq!(out.matches("<a ").count(), 4, "{out}");
+        let hostile = to_html("https://x.example/\"onmouseover=\"alert(1) javascript://x");
+        // The quote ends the address; what follows stays text, and only http(s) links.
+        assert!(
+            hostile.contains("<a href=\"https://x.example/\" rel=\"noopener noreferrer nofollow\">https://x.example/</a>"),
+            "{hostile}"
+        );
+        assert_eq!(hostile.matches("<a ").count(), 1, "{hostile}");
+    }
+
+    #[test]
+    fn wide_code_and_tables_scroll_in_named_focusable_regions() {
+        let out = to_html(
+            "```\nlong\n```\n\n| a |\n|---|\n| 1 |\n\n<table border=\"1\" tabindex=\"-1\"><tr><td>raw</td></tr></table>",
+        );
+        assert_eq!(
+            out.matches(
+                "<pre class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Code\">"
+            )
+            .count(),
+            1,
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(
+                "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table"
+            )
+            .count(),
+            2,
+            "{out}"
+        );
+        assert_eq!(out.matches("</table></div>").count(), 2, "{out}");
+        assert!(!out.contains("tabindex=\"-1\""), "{out}");
+    }
+
+    #[test]
     fn plain_text_has_no_markup_or_entities() {
         assert_eq!(
             super::to_plain("**AT&T** is <b>down</b>\n\n- one"),
@@ -326,17 +513,18 @@ mod tests {
 
     #[test]
     fn useful_markdown_survives() {
-        let md = "## Root cause\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- one\n- two\n\n`code` and [a link](https://example.com)\n\n```\nblock\n```";
+        let md = "## Root cause\n\n### Detail\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- one\n- two\n\n`code` and [a link](https://example.com)\n\n```\nblock\n```";
         let out = to_html(md);
         for good in [
-            "<h4>",
+            "<h3>Root cause</h3>",
+            "<h4>Detail</h4>",
             "<table>",
             "<td>1</td>",
             "<li>one</li>",
             "<code>code</code>",
             "href=\"https://example.com\"",
             "rel=\"noopener noreferrer nofollow\"",
-            "<pre><code>block",
+            "aria-label=\"Code\"><code>block",
         ] {
             assert!(out.contains(good), "{good} missing from {out}");
         }

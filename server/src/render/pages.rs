@@ -37,6 +37,7 @@ pub fn layout(
         time_zone: data.page.time_zone.clone(),
         css_href: format!("{}{}", data.ctx.base, links.css),
         js_href: format!("{}{}", data.ctx.base, links.js),
+        icon_href: format!("{}{}", data.ctx.base, links.icon),
         updated: time_view(updated, data.ctx.tz),
     }
 }
@@ -84,7 +85,7 @@ pub fn card(
                 .map_or(i.started_at, |s| s.min(i.resolved_at.unwrap_or(now)));
             duration(from, i.resolved_at.unwrap_or(now))
         }),
-        affected: affected(i, index),
+        affected: affected(i, index, tz),
         scheduled_for: i.scheduled_for.map(|t| time_view(t, tz)),
         scheduled_until: i.scheduled_until.map(|t| time_view(t, tz)),
         overrun: i.plan.overrun_at.is_some()
@@ -99,8 +100,15 @@ pub fn card(
 /// The components an incident affects: while it is live, at the status it gives each
 /// now (what the component list shows); once over, at the worst each had. A component
 /// deleted since keeps the name the incident recorded.
-fn affected(i: &Incident, index: &ComponentIndex<'_>) -> Vec<AffectedView> {
-    let statuses = if crate::domain::holds::live(i.status) {
+fn affected(i: &Incident, index: &ComponentIndex<'_>, tz: Tz) -> Vec<AffectedView> {
+    let live = crate::domain::holds::live(i.status);
+    let over = !i.status.is_open();
+    let periods = if over {
+        crate::domain::impact::periods(i)
+    } else {
+        Vec::new()
+    };
+    let statuses = if live {
         crate::domain::impact::giving(i)
     } else {
         i.components.clone()
@@ -126,12 +134,54 @@ fn affected(i: &Incident, index: &ComponentIndex<'_>) -> Vec<AffectedView> {
                 ),
                 None => (recorded(&id)?, None),
             };
+            // Over, it says what the component went through, never as if it were now.
+            let mut during = spells(&periods, &id, i.started_at, tz);
+            if over && during.is_empty() {
+                during.push(Spell {
+                    status: s,
+                    text: s.label().to_owned(),
+                });
+            }
+            let now = index.get(&id).map(|c| index.status(c)).filter(|_| over);
             Some(AffectedView {
                 name,
                 group,
                 status: s,
                 status_label: s.label(),
+                during,
+                now,
+                now_label: now.map(|n| n.label()),
             })
+        })
+        .collect()
+}
+
+/// What component `id` went through in `periods`, in words: times in `tz`, with the
+/// date when it is not the day the incident started.
+fn spells(
+    periods: &[Period],
+    id: &crate::domain::ComponentId,
+    started: DateTime<Utc>,
+    tz: Tz,
+) -> Vec<Spell> {
+    let day = started.with_timezone(&tz).date_naive();
+    let at = |t: DateTime<Utc>| {
+        let t = t.with_timezone(&tz);
+        if t.date_naive() == day {
+            t.format("%H:%M").to_string()
+        } else {
+            t.format("%b %-d %H:%M").to_string()
+        }
+    };
+    periods
+        .iter()
+        .filter(|p| &p.component_id == id)
+        .map(|p| Spell {
+            status: p.status,
+            text: match p.end {
+                Some(end) => format!("{} from {} to {}", p.status.label(), at(p.start), at(end)),
+                None => format!("{} since {}", p.status.label(), at(p.start)),
+            },
         })
         .collect()
 }
@@ -156,20 +206,20 @@ fn uptime_view(
     periods: &[&Period],
     names: &HashMap<IncidentId, String>,
     days: &[(NaiveDate, DateTime<Utc>)],
-    tz: Tz,
+    ctx: &PageCtx,
     now: DateTime<Utc>,
 ) -> UptimeView {
     let starts: Vec<DateTime<Utc>> = days.iter().map(|(_, s)| *s).collect();
     let daily = uptime::daily(periods, &starts, now);
-    let observed = super::uptime::observed_from(c, periods, tz);
-    let percent = super::uptime::report(
-        periods,
-        observed,
-        starts.first().copied().unwrap_or(now),
-        now,
-    )
-    .percent;
-    let cells = daily
+    let observed = super::uptime::observed_from(c, periods, ctx.tz);
+    let over_last = |n: usize| {
+        let from = starts
+            .get(starts.len().saturating_sub(n))
+            .copied()
+            .unwrap_or(now);
+        percent(super::uptime::report(periods, observed, from, now).percent)
+    };
+    let cells: Vec<DayCell> = daily
         .iter()
         .zip(days)
         .map(|(d, (date, _))| {
@@ -184,24 +234,50 @@ fn uptime_view(
                 }
             };
             let worst = d.worst();
+            // The part of the day the component was observed.
+            let seen = (d.start + Duration::seconds(d.observed_seconds) - observed.max(d.start))
+                .num_seconds()
+                .clamp(0, d.observed_seconds);
+            let share = uptime::share(seen, d.outage_seconds().min(seen));
+            let incidents: Vec<DayIncident> = d
+                .incidents
+                .iter()
+                .filter_map(|id| {
+                    names.get(id).map(|name| DayIncident {
+                        name: name.clone(),
+                        url: format!("{}/incidents/{}", ctx.base, id),
+                    })
+                })
+                .collect();
             DayCell {
                 date: date.format("%Y-%m-%d").to_string(),
                 label: date.format("%b %-d, %Y").to_string(),
                 status: worst,
                 summary,
-                incidents: d
-                    .incidents
-                    .iter()
-                    .filter_map(|id| names.get(id).cloned())
-                    .collect(),
+                uptime: percent((share * 10_000.0).floor() / 100.0),
+                eventful: !no_data
+                    && (worst != ComponentStatus::Operational || !incidents.is_empty()),
+                incidents,
                 no_data,
                 code: if no_data { "n" } else { day_code(worst) },
             }
         })
         .collect();
     UptimeView {
-        percent: format!("{percent:.2}%"),
+        percent: over_last(starts.len()),
+        percent_60: over_last(60),
+        percent_30: over_last(30),
+        eventful_days: cells.iter().filter(|c| c.eventful).count(),
         days: cells,
+    }
+}
+
+/// "100%", "99.91%".
+fn percent(p: f64) -> String {
+    if p >= 100.0 {
+        "100%".to_owned()
+    } else {
+        format!("{p:.2}%")
     }
 }
 
@@ -229,8 +305,15 @@ pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> In
             .or_default()
             .push(p);
     }
+    let today = data
+        .now
+        .with_timezone(&tz)
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
     let row = |c: &Component, children: Vec<ComponentRow>| {
         let status = index.status(c);
+        let group = c.group_id.as_ref().and_then(|g| index.get(g));
         ComponentRow {
             id: c.id.to_string(),
             name: c.name.clone(),
@@ -238,6 +321,7 @@ pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> In
             status,
             status_label: status.label(),
             is_group: c.is_group,
+            is_child: group.is_some(),
             children,
             uptime_html: (!c.is_group).then(|| {
                 let view = uptime_view(
@@ -248,14 +332,19 @@ pub fn index_view(data: &Data, links: &StaticLinks, parts: &Fragments<'_>) -> In
                         .unwrap_or(&[]),
                     &data.period_names,
                     &days,
-                    tz,
+                    &data.ctx,
                     data.now,
                 );
+                let name = match group {
+                    Some(g) => format!("{}, {}", c.name, g.name),
+                    None => c.name.clone(),
+                };
                 parts.html(
                     "partials/uptime",
                     &UptimeStrip {
-                        name: &c.name,
+                        name: &name,
                         uptime_days: UPTIME_DAYS,
+                        today: &today,
                         uptime: &view,
                     },
                 )
@@ -428,6 +517,12 @@ fn month_name(m: u32) -> &'static str {
     .get(m.saturating_sub(1) as usize)
     .copied()
     .unwrap_or("")
+}
+
+pub fn feeds_view(data: &Data, links: &StaticLinks) -> FeedsView {
+    FeedsView {
+        layout: layout(data, links, Some("Feeds"), "/feeds", data.page.created_at),
+    }
 }
 
 pub fn error_view(

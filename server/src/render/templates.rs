@@ -57,6 +57,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../templates/pages/history.hbs"),
     ),
     (
+        "pages/feeds",
+        include_str!("../../../templates/pages/feeds.hbs"),
+    ),
+    (
         "pages/error",
         include_str!("../../../templates/pages/error.hbs"),
     ),

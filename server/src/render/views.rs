@@ -45,6 +45,13 @@ pub struct Data {
 }
 
 impl Data {
+    /// How many incidents and maintenances are over (what `/history` lists): all but
+    /// those going on or announced.
+    pub fn past_total(&self) -> u64 {
+        let open = self.unresolved.len() + self.upcoming.len() + self.active_maintenance.len();
+        self.total.saturating_sub(open as u64)
+    }
+
     pub fn status(&self) -> PageStatus {
         let index = ComponentIndex::new(&self.components);
         page_status(
@@ -73,6 +80,7 @@ pub struct Layout {
     pub time_zone: String,
     pub css_href: String,
     pub js_href: String,
+    pub icon_href: String,
     /// When what this document shows last changed (not when it was rendered, nor when
     /// anything else on the page did): a rebuild that changes nothing here yields the
     /// same bytes and the same ETag. The live script compares it with `/live.json`.
@@ -103,6 +111,19 @@ pub struct AffectedView {
     pub group: Option<String>,
     pub status: ComponentStatus,
     pub status_label: &'static str,
+    /// Once the incident is over: what the component went through during it, in
+    /// order ("Major Outage from 03:31 to 04:45"), and its status now.
+    pub during: Vec<Spell>,
+    pub now: Option<ComponentStatus>,
+    pub now_label: Option<&'static str>,
+}
+
+/// A time a component spent at one status during an incident.
+#[derive(Serialize, Clone, Hash)]
+pub struct Spell {
+    pub status: ComponentStatus,
+    /// "Major Outage from 03:31 to 04:45".
+    pub text: String,
 }
 
 #[derive(Serialize, Clone, Hash)]
@@ -135,26 +156,46 @@ pub struct DayCell {
     pub status: ComponentStatus,
     /// "No downtime", "32m major outage", ...
     pub summary: String,
+    /// The day's uptime: "100%", "97.78%".
+    pub uptime: String,
     /// The incidents that affected the component that day.
-    pub incidents: Vec<String>,
+    pub incidents: Vec<DayIncident>,
     /// The component did not exist yet that day.
     pub no_data: bool,
-    /// A one-letter class for the day's colour (o, d, p, m, u; n for no data): the
-    /// 90 bars per component are most of the page's bytes, so their markup is terse.
+    /// Something happened: the day is listed in the strip's table of days.
+    pub eventful: bool,
+    /// A one-letter class for the day's colour and shape (o, d, p, m, u; n for no
+    /// data): the 90 bars per component are most of the page's bytes, so their markup
+    /// is terse.
     pub code: &'static str,
 }
 
 #[derive(Serialize, Hash)]
+pub struct DayIncident {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Serialize, Hash)]
 pub struct UptimeView {
+    /// Over the whole strip (90 days), and over the last 60 and 30 days: narrower
+    /// screens show fewer days, and the figure beside them covers what they show.
     pub percent: String,
+    pub percent_60: String,
+    pub percent_30: String,
     pub days: Vec<DayCell>,
+    /// How many days were not wholly operational.
+    pub eventful_days: usize,
 }
 
 /// What `partials/uptime` renders: one component's strip of days.
 #[derive(Serialize, Hash)]
 pub struct UptimeStrip<'a> {
+    /// The component's name, with its group's: "Voice, Prod2 (EU)".
     pub name: &'a str,
     pub uptime_days: i64,
+    /// The last day shown (today), `YYYY-MM-DD`.
+    pub today: &'a str,
     pub uptime: &'a UptimeView,
 }
 
@@ -166,6 +207,8 @@ pub struct ComponentRow {
     pub status: ComponentStatus,
     pub status_label: &'static str,
     pub is_group: bool,
+    /// In a group: its name is a level below the group's.
+    pub is_child: bool,
     pub children: Vec<ComponentRow>,
     /// The rendered strip of days (`partials/uptime`), for components (not groups).
     pub uptime_html: Option<String>,
@@ -218,6 +261,12 @@ pub struct HistoryView {
     pub next_page: Option<u64>,
 }
 
+/// The page that explains the feeds to people who click "Feeds".
+#[derive(Serialize)]
+pub struct FeedsView {
+    pub layout: Layout,
+}
+
 #[derive(Serialize)]
 pub struct ErrorView {
     pub layout: Layout,
@@ -252,4 +301,5 @@ pub struct FeedView {
 pub struct StaticLinks {
     pub css: String,
     pub js: String,
+    pub icon: String,
 }

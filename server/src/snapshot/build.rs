@@ -27,6 +27,7 @@ use crate::render::{
     },
     templates::Renderer,
 };
+use crate::store::incidents::Filter;
 pub const HISTORY_PAGE_SIZE: u64 = 25;
 
 pub struct Snapshot {
@@ -337,6 +338,15 @@ fn documents(at: &Inputs<'_>) -> Made {
             }
         });
     }
+    made.page(at, "/feeds".into(), at.frame, || {
+        html_asset(
+            reuse,
+            renderer,
+            "pages/feeds",
+            &pages::feeds_view(data, at.links),
+            StatusCode::OK,
+        )
+    });
     made.page(at, "404".into(), at.frame, || {
         html_asset(
             reuse,
@@ -383,13 +393,18 @@ fn pages(at: &Inputs<'_>) -> (Made, fragments::Kept) {
             StatusCode::OK,
         )
     });
-    let first: Vec<Incident> = data
+    // History is the past: what is still going on or yet to come is on the home page.
+    let past: Vec<&Incident> = data
         .recent
         .iter()
-        .take(HISTORY_PAGE_SIZE as usize)
-        .cloned()
+        .filter(|i| Filter::Past.matches(i))
         .collect();
-    let more = data.recent.len() > HISTORY_PAGE_SIZE as usize;
+    let first: Vec<Incident> = past
+        .iter()
+        .take(HISTORY_PAGE_SIZE as usize)
+        .map(|i| (*i).clone())
+        .collect();
+    let more = past.len() > HISTORY_PAGE_SIZE as usize || data.past_total() > past.len() as u64;
     // Open incidents' cards show how long they have lasted: the minute counts.
     let history = listed(data, at.frame, &first)
         .with((more, at.minute))

@@ -147,6 +147,13 @@ impl Lazy {
         }
     }
 
+    /// A component's status changed: past incidents' pages say how they are now.
+    pub fn forget_incidents(&self) {
+        if let Ok(mut c) = self.incidents.lock() {
+            c.clear();
+        }
+    }
+
     /// A new incident: an id remembered as unknown may exist now.
     pub fn forget_missing(&self) {
         if let Ok(mut m) = self.missing.lock() {

@@ -37,6 +37,10 @@ use crate::{
 
 const CSS: &[u8] = include_bytes!("../../../web/herald.css");
 const JS: &[u8] = include_bytes!("../../../web/herald.js");
+const ICON: &[u8] = include_bytes!("../../../web/icon.svg");
+/// The same mark as a 32 px PNG in an ICO, for browsers and tools that ask for
+/// `/favicon.ico` whatever the page says.
+const FAVICON: &[u8] = include_bytes!("../../../web/favicon.ico");
 
 /// Rebuild at least this often even when nothing changed: durations, "overdue" and the
 /// uptime bars move with the clock.
@@ -85,15 +89,22 @@ impl Snapshots {
         for (path, content_type, bytes) in [
             ("/static/herald.css", "text/css; charset=utf-8", CSS),
             ("/static/herald.js", "text/javascript; charset=utf-8", JS),
+            ("/static/icon.svg", "image/svg+xml", ICON),
         ] {
             statics.insert(
                 path.to_owned(),
                 Arc::new(Asset::new(content_type, bytes, Caching::Immutable, false)),
             );
         }
+        // Not fingerprinted (its address is fixed), so cached like a page.
+        statics.insert(
+            "/favicon.ico".to_owned(),
+            Arc::new(Asset::new("image/x-icon", FAVICON, Caching::Live, false)),
+        );
         let links = StaticLinks {
             css: format!("/static/herald.css?v={}", fingerprint(CSS)),
             js: format!("/static/herald.js?v={}", fingerprint(JS)),
+            icon: format!("/static/icon.svg?v={}", fingerprint(ICON)),
         };
         Ok(Snapshots {
             current: RwLock::new(None),
@@ -344,6 +355,10 @@ impl Snapshots {
             self.lazy.forget_all();
             return;
         }
+        // A past incident's page says how its components are now.
+        if changed.statuses {
+            self.lazy.forget_incidents();
+        }
         if changed.created > 0 {
             self.lazy.forget_missing();
         }
@@ -431,7 +446,7 @@ impl Snapshots {
             return Ok(Some(a.clone()));
         }
         let size = HISTORY_PAGE_SIZE;
-        if page == 0 || page > snap.data.total.div_ceil(size).max(1) {
+        if page == 0 || page > snap.data.past_total().div_ceil(size).max(1) {
             return Ok(None);
         }
         let ticket = match self.lazy.history(page) {
@@ -441,7 +456,7 @@ impl Snapshots {
         let mut list = incidents::list(
             store.db(),
             store.page_id(),
-            store::incidents::Filter::All,
+            store::incidents::Filter::Past,
             None,
             size + 1,
             (page - 1) * size,
