@@ -554,3 +554,49 @@ async fn a_weekly_series_keeps_its_local_time_across_daylight_saving() {
     app.settle().await;
     assert_eq!(occurrences(&app, &sid).await.len(), at_end.len());
 }
+
+/// A tenant's calendar lists only the maintenance that touches its components; a link
+/// Herald did not make finds nothing.
+#[tokio::test]
+async fn a_tenant_calendar_lists_only_what_touches_the_tenant() {
+    let app = TestApp::spawn_at(at("2026-12-01T12:00:00Z")).await;
+    let pod = id(&app.create_group("Prod2 (EU)", &[]).await);
+    let db = id(&app.create_component("Database", Some(&pod)).await);
+    let web = id(&app.create_component("Web", None).await);
+    let tenant = app
+        .post(
+            &app.page_path("/tenants"),
+            json!({"tenant": {"name": "Globex", "emails": ["ops@globex.test"], "group_ids": [pod]}}),
+        )
+        .await
+        .expect(201)
+        .json();
+    let url = tenant["calendar_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(url.contains("/maintenance.ics?tenant="), "{tenant}");
+    let theirs = id(&app.create_incident(window(&db)).await);
+    let mut other = window(&web);
+    other["name"] = json!("Web deploy");
+    let others = id(&app.create_incident(other).await);
+    let path = url.trim_start_matches(&app.base).to_owned();
+    let r = app.public(&path).await.expect(200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/calendar; charset=utf-8")
+    );
+    assert!(r.text.contains(&format!("UID:{theirs}@")), "{}", r.text);
+    assert!(!r.text.contains(&format!("UID:{others}@")), "{}", r.text);
+    assert!(r.text.contains("Globex"), "{}", r.text);
+    // The page's own calendar has both.
+    let all = app.public("/maintenance.ics").await.expect(200).text;
+    assert!(all.contains(&format!("UID:{others}@")));
+    // A forged or mangled link: nothing.
+    let forged = path.replace("tenant=", "tenant=x");
+    app.public(&forged).await.expect(404);
+    let tid = id(&tenant);
+    app.public(&format!("/maintenance.ics?tenant={tid}.AAAA"))
+        .await
+        .expect(404);
+}

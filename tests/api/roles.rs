@@ -139,6 +139,15 @@ async fn fixtures(app: &TestApp, tag: &str) -> HashMap<String, String> {
         .await
         .expect(201)
         .json();
+    let series = app
+        .post(
+            &app.page_path("/maintenance_series"),
+            json!({"series": {"name": format!("Roles series {tag}"), "rrule": "FREQ=WEEKLY",
+                              "starts_at_local": "2099-01-06T02:00"}}),
+        )
+        .await
+        .expect(201)
+        .json();
     let token = app
         .post(
             &app.page_path("/api-tokens"),
@@ -159,6 +168,7 @@ async fn fixtures(app: &TestApp, tag: &str) -> HashMap<String, String> {
         ("delivery_id".to_owned(), delivery),
         ("template_id".to_owned(), id(&template)),
         ("template_group_id".to_owned(), id(&template_group)),
+        ("series_id".to_owned(), id(&series)),
     ])
 }
 
@@ -327,6 +337,7 @@ async fn public_routes_need_no_token_and_admin_routes_refuse_none() {
         ("delivery_id".to_owned(), "999999".to_owned()),
         ("template_id".to_owned(), "nonexistent7".to_owned()),
         ("template_group_id".to_owned(), "nonexistent8".to_owned()),
+        ("series_id".to_owned(), "nonexistent9".to_owned()),
     ]);
     for op in &ops {
         assert!(

@@ -118,6 +118,19 @@ impl Links {
         )
     }
 
+    /// A tenant's own maintenance calendar (`/maintenance.ics?tenant=...`): unguessable,
+    /// stable, and void if the page's link secret changes.
+    pub fn calendar_url(&self, tenant: &str) -> String {
+        let t = self.token(&["calendar", tenant]);
+        format!("{}/maintenance.ics?tenant={tenant}.{t}", self.url)
+    }
+
+    /// The tenant a calendar parameter names, if it is one Herald made.
+    pub fn check_calendar<'a>(&self, param: &'a str) -> Option<&'a str> {
+        let (tenant, token) = param.split_once('.')?;
+        self.verify(&["calendar", tenant], token).then_some(tenant)
+    }
+
     pub fn check_manage(&self, s: &subscribers::Model, token: &str) -> Result<(), Refused> {
         if self.verify(&["manage", s.id.as_str(), &s.manage_nonce], token) {
             Ok(())

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(subscribe::configure)
     .route("/incidents/{id}", web::route().to(incident_page))
     .route("/history", web::route().to(history_page))
+    .route("/maintenance.ics", web::route().to(calendar))
     .default_service(web::route().to(serve));
 }
 
@@ -214,4 +215,84 @@ async fn history_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
             starting()
         }
     }
+}
+
+/// `/maintenance.ics`: the page's calendar (from the snapshot), or with `?tenant=...`
+/// one tenant's, listing only the maintenance that touches its components.
+async fn calendar(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let param =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("tenant").cloned());
+    let Some(param) = param else {
+        return serve(req, state).await;
+    };
+    if let Some(r) = only_get(&req) {
+        return r;
+    }
+    match tenant_calendar(&state, &param).await {
+        Ok(Some(body)) => HttpResponse::Ok()
+            .content_type("text/calendar; charset=utf-8")
+            .insert_header(("Cache-Control", "private, max-age=60"))
+            .body(body),
+        Ok(None) => HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("There is no calendar at this address: the link may be mistyped or no longer valid."),
+        Err(e) => {
+            tracing::error!(error = %e, "a tenant's calendar");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .insert_header(("Retry-After", "5"))
+                .body("The calendar cannot be read just now; try again shortly.")
+        }
+    }
+}
+
+/// The calendar of the tenant `param` names, if the link is one Herald made.
+async fn tenant_calendar(
+    state: &AppState,
+    param: &str,
+) -> Result<Option<String>, crate::store::StoreError> {
+    use crate::store::{StoreError, components, incidents, pages, tenants};
+    if param.len() > 200 {
+        return Ok(None);
+    }
+    let Some(id) = state.notifier.links().check_calendar(param) else {
+        return Ok(None);
+    };
+    let db = state.store.db();
+    let tenant = match tenants::get(db, &crate::domain::TenantId::from(id)).await {
+        Ok(t) => t,
+        Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let page = pages::get(db, state.store.page_id()).await?;
+    let comps = components::list(db, state.store.page_id()).await?;
+    let group_of = |c: &crate::domain::ComponentId| {
+        comps
+            .iter()
+            .find(|x| &x.id == c)
+            .and_then(|x| x.group_id.as_ref())
+    };
+    let list = incidents::list(
+        db,
+        state.store.page_id(),
+        incidents::Filter::Maintenances,
+        None,
+        200,
+        0,
+    )
+    .await?;
+    let mine = list.iter().filter(|m| {
+        let affected: Vec<crate::domain::ComponentId> =
+            m.components.iter().map(|(c, _)| c.clone()).collect();
+        crate::domain::notify::concerns(&tenant.runs_on, &affected, group_of)
+    });
+    let ctx = crate::render::statuspage::PageCtx::new(&page);
+    Ok(Some(crate::render::ics::maintenance_calendar(
+        &format!("{} maintenance for {}", page.name, tenant.name),
+        &ctx,
+        &state.snapshots.markdown(),
+        mine,
+    )))
 }

@@ -39,18 +39,34 @@ fn escape(s: &str) -> String {
 }
 
 pub fn calendar(data: &Data) -> String {
-    let mut cal = Calendar::new();
-    // NAME is TEXT (RFC 7986) but written as given; X-WR-CALNAME is escaped by the
-    // writer, which also folds every line at 75 octets.
-    let name = one_line(&format!("{} scheduled maintenance", data.page.name));
-    cal.append_property(Property::new("NAME", escape(&name)));
-    cal.append_property(Property::new("X-WR-CALNAME", name));
     let maintenances = data
         .recent
         .iter()
         .chain(data.upcoming.iter())
-        .chain(data.active_maintenance.iter())
-        .filter(|i| i.scheduled_for.is_some());
+        .chain(data.active_maintenance.iter());
+    maintenance_calendar(
+        &format!("{} scheduled maintenance", data.page.name),
+        &data.ctx,
+        &data.markdown,
+        maintenances,
+    )
+}
+
+/// The calendar of `maintenances` (others are left out), named `name`: the page's, or
+/// one tenant's.
+pub fn maintenance_calendar<'a>(
+    name: &str,
+    ctx: &crate::render::statuspage::PageCtx,
+    markdown: &crate::render::markdown::Cache,
+    maintenances: impl Iterator<Item = &'a crate::domain::Incident>,
+) -> String {
+    let mut cal = Calendar::new();
+    // NAME is TEXT (RFC 7986) but written as given; X-WR-CALNAME is escaped by the
+    // writer, which also folds every line at 75 octets.
+    let name = one_line(name);
+    cal.append_property(Property::new("NAME", escape(&name)));
+    cal.append_property(Property::new("X-WR-CALNAME", name));
+    let maintenances = maintenances.filter(|i| i.scheduled_for.is_some());
     let mut seen = std::collections::HashSet::new();
     for m in maintenances {
         if !seen.insert(m.id.clone()) {
@@ -76,21 +92,20 @@ pub fn calendar(data: &Data) -> String {
         let description = m
             .updates
             .last()
-            .map(|u| multi_line(&data.markdown.plain(&u.body)))
+            .map(|u| multi_line(&markdown.plain(&u.body)))
             .unwrap_or_default();
         let mut event = Event::new();
         event
             .uid(&format!(
                 "{}@{}",
                 m.id,
-                data.ctx
-                    .url
+                ctx.url
                     .trim_start_matches("https://")
                     .trim_start_matches("http://")
             ))
             .summary(&one_line(&m.name))
             .description(&description)
-            .url(&data.ctx.shortlink(&m.id))
+            .url(&ctx.shortlink(&m.id))
             .starts(start)
             .ends(end)
             .timestamp(m.updated_at)

@@ -87,13 +87,16 @@ pub struct TenantDoc {
     pub group_ids: Vec<ComponentId>,
     pub created_at: String,
     pub updated_at: String,
+    /// Herald: the tenant's own maintenance calendar (iCalendar), listing only what
+    /// touches its components; unguessable, to hand to the tenant.
+    pub calendar_url: String,
     /// Herald: the signing secrets (`whsec_...`) of webhooks this request added, by URL;
     /// shown only here, once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_secrets: Option<std::collections::BTreeMap<String, String>>,
 }
 
-fn doc(view: &View, t: Tenant) -> TenantDoc {
+fn doc(view: &View, links: &crate::notify::links::Links, t: Tenant) -> TenantDoc {
     let index = view.index();
     let (groups, comps): (Vec<ComponentId>, Vec<ComponentId>) = t
         .runs_on
@@ -107,6 +110,7 @@ fn doc(view: &View, t: Tenant) -> TenantDoc {
             .collect()
     };
     TenantDoc {
+        calendar_url: links.calendar_url(t.id.as_str()),
         emails: of(Channel::Email),
         webhooks: of(Channel::Webhook),
         id: t.id,
@@ -201,7 +205,7 @@ pub async fn list(
     .await?;
     Ok(ok(&all
         .into_iter()
-        .map(|t| doc(&view, t))
+        .map(|t| doc(&view, state.notifier.links(), t))
         .collect::<Vec<_>>()))
 }
 
@@ -231,7 +235,7 @@ pub async fn create(
         .await
         .map_err(|e| e.in_body("tenant"))?;
     let view = View::load(&state).await?;
-    Ok(created(&doc(&view, t)))
+    Ok(created(&doc(&view, state.notifier.links(), t)))
 }
 
 type One = web::Path<(String, String)>;
@@ -240,7 +244,7 @@ pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, 
     let (_, id) = path.into_inner();
     let t = tenants::get(state.store.db(), &TenantId::from(id)).await?;
     let view = View::load(&state).await?;
-    Ok(ok(&doc(&view, t)))
+    Ok(ok(&doc(&view, state.notifier.links(), t)))
 }
 
 pub async fn update(
@@ -258,7 +262,7 @@ pub async fn update(
         .await
         .map_err(|e| e.in_body("tenant"))?;
     let view = View::load(&state).await?;
-    Ok(ok(&doc(&view, t)))
+    Ok(ok(&doc(&view, state.notifier.links(), t)))
 }
 
 pub async fn delete(
@@ -270,5 +274,5 @@ pub async fn delete(
     let id = TenantId::from(id);
     let view = View::load(&state).await?;
     let t = write(&state, &actor, async |w| tenants::delete(w, &id).await).await?;
-    Ok(ok(&doc(&view, t)))
+    Ok(ok(&doc(&view, state.notifier.links(), t)))
 }

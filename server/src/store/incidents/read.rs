@@ -29,7 +29,8 @@ pub enum Filter {
     Scheduled,
     /// Maintenances `in_progress` or `verifying`.
     ActiveMaintenance,
-    /// What is over: incidents resolved (or with a postmortem), maintenance completed.
+    /// What is over: incidents resolved (or with a postmortem), maintenance completed or
+    /// cancelled.
     Past,
 }
 
@@ -47,7 +48,7 @@ impl Filter {
             Filter::Maintenances => maintenance,
             Filter::Scheduled => maintenance && i.status == Scheduled,
             Filter::ActiveMaintenance => maintenance && matches!(i.status, InProgress | Verifying),
-            Filter::Past => matches!(i.status, Resolved | Postmortem | Completed),
+            Filter::Past => matches!(i.status, Resolved | Postmortem | Completed | Cancelled),
         }
     }
 }
@@ -104,9 +105,8 @@ pub async fn list(
                     .add(incidents::Column::Status.eq(InProgress))
                     .add(incidents::Column::Status.eq(Verifying)),
             ),
-        Filter::Past => {
-            query.filter(incidents::Column::Status.is_in([Resolved, Postmortem, Completed]))
-        }
+        Filter::Past => query
+            .filter(incidents::Column::Status.is_in([Resolved, Postmortem, Completed, Cancelled])),
     };
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
         // The text itself, not a pattern: `%` and `_` match only themselves.
