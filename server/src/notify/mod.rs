@@ -110,8 +110,17 @@ struct Job {
     permit: OwnedSemaphorePermit,
 }
 
-/// An attempt on its way to be recorded, still holding its room.
-type Done = (deliveries::Attempt, OwnedSemaphorePermit);
+/// An attempt on its way to be recorded, still holding its room and its place among the
+/// sent but unrecorded.
+type Done = (
+    deliveries::Attempt,
+    OwnedSemaphorePermit,
+    OwnedSemaphorePermit,
+);
+
+/// Deliveries sent but not yet recorded, at most, per unit of concurrency: what a crash
+/// would send again (as before the pipeline, one claimed batch).
+const UNRECORDED: usize = 4;
 
 pub struct Notifier {
     store: Store,
@@ -813,7 +822,11 @@ impl Notifier {
         done: mpsc::UnboundedSender<Done>,
     ) {
         let slots = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let unrecorded = Arc::new(Semaphore::new(self.concurrency.max(1) * UNRECORDED));
         while let Some(job) = jobs.recv().await {
+            let Ok(sent) = unrecorded.clone().acquire_owned().await else {
+                return;
+            };
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return;
             };
@@ -831,7 +844,7 @@ impl Notifier {
                 drop(slot);
                 match attempt {
                     Some(a) => {
-                        let _ = done.send((a, permit));
+                        let _ = done.send((a, permit, sent));
                     }
                     None => {
                         // Its lease ran out while it waited: it is claimed again (here or
@@ -923,8 +936,15 @@ impl Notifier {
     async fn record(self: Arc<Self>, lane: Lane, mut done: mpsc::UnboundedReceiver<Done>) {
         let mut buf: Vec<Done> = Vec::with_capacity(FINISH_MAX);
         while done.recv_many(&mut buf, FINISH_MAX).await > 0 {
-            let (attempts, permits): (Vec<deliveries::Attempt>, Vec<OwnedSemaphorePermit>) =
-                buf.drain(..).unzip();
+            let mut permits = Vec::with_capacity(buf.len() * 2);
+            let attempts: Vec<deliveries::Attempt> = buf
+                .drain(..)
+                .map(|(a, room, sent)| {
+                    permits.push(room);
+                    permits.push(sent);
+                    a
+                })
+                .collect();
             let span =
                 tracing::info_span!("record", lane = lane.name(), deliveries = attempts.len());
             let recorded =
