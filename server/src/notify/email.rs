@@ -323,13 +323,23 @@ impl Mailer {
         self.limiter.until_ready().await;
     }
 
+    /// One SMTP transaction on one of the allowed connections.
+    async fn send_smtp(
+        &self,
+        t: &AsyncSmtpTransport<Tokio1Executor>,
+        message: Message,
+    ) -> Result<
+        Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
+        tokio::time::error::Elapsed,
+    > {
+        let _connection = self.connections.acquire().await;
+        tokio::time::timeout(SEND_TIMEOUT, t.send(message)).await
+    }
+
     /// Sends one message (its turn taken with [`Mailer::pace`]); says how it went.
     pub async fn send(&self, message: Message) -> Outcome {
         match &self.transport {
-            Transport::Smtp(t) => match {
-                let _connection = self.connections.acquire().await;
-                tokio::time::timeout(SEND_TIMEOUT, t.send(message)).await
-            } {
+            Transport::Smtp(t) => match self.send_smtp(t, message).await {
                 Err(_) => Outcome::Temporary("timed out talking to the mail server".into()),
                 Ok(Ok(_)) => {
                     self.went_well();
