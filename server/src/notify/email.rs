@@ -105,6 +105,10 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     limiter: DefaultDirectRateLimiter,
+    rate: u32,
+    /// One permit per SMTP connection: lettre's pool keeps at most that many idle but
+    /// opens more when more sends wait; this keeps the connections to the setting.
+    connections: tokio::sync::Semaphore,
     /// Until when a server asked us to slow down.
     paused_until: Mutex<Option<Instant>>,
     /// How long the next pause lasts (doubles while servers keep asking).
@@ -223,6 +227,10 @@ impl Mailer {
             transport,
             from,
             limiter: RateLimiter::direct(Quota::per_second(rate)),
+            rate: rate.get(),
+            connections: tokio::sync::Semaphore::new(
+                usize::try_from(settings.smtp_connections.max(1)).unwrap_or(1),
+            ),
             paused_until: Mutex::new(None),
             pause: Mutex::new(FIRST_PAUSE),
             dkim,
@@ -304,12 +312,34 @@ impl Mailer {
         }
     }
 
-    /// Sends one message at the allowed pace; says how it went.
-    pub async fn send(&self, message: Message) -> Outcome {
+    /// The pace limit, messages per second.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Waits for the next message's turn: the pace limit, and a pause a server asked for.
+    pub async fn pace(&self) {
         self.wait_for_pause().await;
         self.limiter.until_ready().await;
+    }
+
+    /// One SMTP transaction on one of the allowed connections.
+    async fn send_smtp(
+        &self,
+        t: &AsyncSmtpTransport<Tokio1Executor>,
+        message: Message,
+    ) -> Result<
+        Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
+        tokio::time::error::Elapsed,
+    > {
+        let _connection = self.connections.acquire().await;
+        tokio::time::timeout(SEND_TIMEOUT, t.send(message)).await
+    }
+
+    /// Sends one message (its turn taken with [`Mailer::pace`]); says how it went.
+    pub async fn send(&self, message: Message) -> Outcome {
         match &self.transport {
-            Transport::Smtp(t) => match tokio::time::timeout(SEND_TIMEOUT, t.send(message)).await {
+            Transport::Smtp(t) => match self.send_smtp(t, message).await {
                 Err(_) => Outcome::Temporary("timed out talking to the mail server".into()),
                 Ok(Ok(_)) => {
                     self.went_well();

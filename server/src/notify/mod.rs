@@ -33,10 +33,9 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, Utc};
-use futures_util::StreamExt;
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -56,6 +55,72 @@ use links::Links;
 const POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The channels the mail sender delivers (endpoints have their own sender).
 const CHANNELS: &[Channel] = &[Channel::Email];
+/// Deliveries a sender holds at most between claim and record, per unit of concurrency.
+const PIPELINE: usize = 16;
+/// The most deliveries claimed by one statement.
+const CLAIM_MAX: usize = 512;
+/// The most attempts recorded by one transaction.
+const FINISH_MAX: usize = 512;
+
+/// The two senders: mail, and webhook and chat endpoints (one in flight per endpoint, in
+/// event order, which their claim sees to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Mail,
+    Hooks,
+}
+
+impl Lane {
+    fn name(self) -> &'static str {
+        match self {
+            Lane::Mail => "mail",
+            Lane::Hooks => "endpoints",
+        }
+    }
+}
+
+/// What a claimed mail batch needs, read once for the batch.
+struct MailContext {
+    page: PageFacts,
+    subjects: HashMap<i64, Subject>,
+    subs: HashMap<SubscriberId, entity::subscribers::Model>,
+    tenants: HashMap<crate::domain::TenantId, TenantFacts>,
+    now: DateTime<Utc>,
+}
+
+/// What a claimed endpoint batch needs, read once for the batch.
+struct HookContext {
+    page: crate::store::pages::Page,
+    components: Vec<crate::domain::Component>,
+    ctx: crate::render::statuspage::PageCtx,
+    subjects: HashMap<i64, (Subject, String)>,
+    subs: HashMap<SubscriberId, entity::subscribers::Model>,
+    tenant_secrets: HashMap<i64, Option<String>>,
+}
+
+enum Context {
+    Mail(MailContext),
+    Hooks(HookContext),
+}
+
+/// A claimed delivery on its way to a sending task, holding its room in the lane.
+struct Job {
+    delivery: entity::deliveries::Model,
+    context: Arc<Context>,
+    permit: OwnedSemaphorePermit,
+}
+
+/// An attempt on its way to be recorded, still holding its room and its place among the
+/// sent but unrecorded.
+type Done = (
+    deliveries::Attempt,
+    OwnedSemaphorePermit,
+    OwnedSemaphorePermit,
+);
+
+/// Deliveries sent but not yet recorded, at most, per unit of concurrency: what a crash
+/// would send again (as before the pipeline, one claimed batch).
+const UNRECORDED: usize = 4;
 
 pub struct Notifier {
     store: Store,
@@ -248,10 +313,8 @@ impl Notifier {
         }
         let me = self.clone();
         tokio::spawn(async move { me.expander().await });
-        let me = self.clone();
-        tokio::spawn(async move { me.sender().await });
-        let me = self.clone();
-        tokio::spawn(async move { me.hook_sender().await });
+        tokio::spawn(self.clone().lane(Lane::Mail));
+        tokio::spawn(self.clone().lane(Lane::Hooks));
         let me = self.clone();
         tokio::spawn(promises::run(me));
         let me = self.clone();
@@ -575,39 +638,130 @@ impl Notifier {
         Ok(())
     }
 
-    async fn sender(self: Arc<Self>) {
+    /// A sender (one per lane): a claimer, a dispatcher and a recorder joined by channels,
+    /// so the next claim and the last results' writes overlap the sending and no batch
+    /// waits for its slowest member. At most `room` deliveries are claimed and not yet
+    /// recorded; at most `concurrency` are being sent.
+    async fn lane(self: Arc<Self>, lane: Lane) {
+        let held = self.pipeline(lane);
+        let room = Arc::new(Semaphore::new(held));
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(held);
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
+        tokio::spawn(self.clone().dispatch(lane, jobs_rx, done_tx));
+        tokio::spawn(self.clone().record(lane, done_rx));
+        self.claim_loop(lane, room, held, jobs_tx).await;
+    }
+
+    /// How many deliveries a lane holds at most between claim and record: enough to keep
+    /// `concurrency` sends busy while claims and writes are under way, and for mail no
+    /// more than the pace limit lets out within half a lease.
+    fn pipeline(&self, lane: Lane) -> usize {
+        let busy = self.concurrency.max(1) * PIPELINE;
+        match lane {
+            Lane::Mail => {
+                let paced =
+                    u64::from(self.mailer.rate()) * (self.lease.num_seconds().max(2) as u64) / 2;
+                busy.min(usize::try_from(paced).unwrap_or(usize::MAX))
+                    .max(self.concurrency.max(1))
+            }
+            Lane::Hooks => busy,
+        }
+    }
+
+    fn woken(&self, lane: Lane) -> &Notify {
+        match lane {
+            Lane::Mail => &self.made,
+            Lane::Hooks => &self.hooks_made,
+        }
+    }
+
+    /// Claims what is due while there is room, loads what the batch needs once, and
+    /// hands its deliveries on one by one.
+    async fn claim_loop(
+        &self,
+        lane: Lane,
+        room: Arc<Semaphore>,
+        held: usize,
+        jobs: mpsc::Sender<Job>,
+    ) {
+        let mut full = false;
         loop {
             if self.halted() {
                 return;
             }
             self.beat();
+            // After a full claim more is likely due: wait for room for a good batch rather
+            // than claiming a few at a time.
+            let want = if full { (held / 4).max(1) } else { 1 };
+            let Ok(mut permit) = room.clone().acquire_many_owned(want as u32).await else {
+                return;
+            };
+            let more = room.available_permits().min(CLAIM_MAX.saturating_sub(want));
+            if more > 0
+                && let Ok(p) = room.clone().try_acquire_many_owned(more as u32)
+            {
+                permit.merge(p);
+            }
+            let limit = permit.num_permits();
             let now = self.clock.now();
-            let batch = deliveries::claim(
-                self.store.db(),
-                CHANNELS,
-                now,
-                self.lease,
-                (self.concurrency * 4) as u64,
-            )
-            .await;
-            match batch {
-                Ok(b) if !b.is_empty() => {
-                    if let Err(e) = self.send_batch(b).await {
-                        tracing::error!(error = %e, "recording deliveries; they are retried after their lease");
-                        tokio::time::sleep(POLL).await;
+            let db = self.store.db();
+            let claimed = match lane {
+                Lane::Mail => deliveries::claim(db, CHANNELS, now, self.lease, limit as u64).await,
+                Lane::Hooks => {
+                    crate::store::endpoints::claim(db, now, self.lease, limit as u64).await
+                }
+            };
+            match claimed {
+                Ok(batch) if !batch.is_empty() => {
+                    full = batch.len() == limit;
+                    let span = tracing::info_span!(
+                        "claimed",
+                        lane = lane.name(),
+                        deliveries = batch.len()
+                    );
+                    let context =
+                        tracing::Instrument::instrument(self.context(lane, &batch), span).await;
+                    match context {
+                        Ok(context) => {
+                            let context = Arc::new(context);
+                            for delivery in batch {
+                                let Some(permit) = permit.split(1) else { break };
+                                let job = Job {
+                                    delivery,
+                                    context: context.clone(),
+                                    permit,
+                                };
+                                if jobs.send(job).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, lane = lane.name(), "reading what claimed deliveries need; they are retried after their lease");
+                            drop(permit);
+                            tokio::time::sleep(POLL).await;
+                        }
                     }
                     continue;
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "claiming deliveries"),
+                Err(e) => {
+                    tracing::error!(error = %e, lane = lane.name(), "claiming deliveries")
+                }
             }
-            let due = deliveries::next_due(self.store.db(), CHANNELS)
-                .await
-                .ok()
-                .flatten();
+            full = false;
+            drop(permit);
+            // Endpoint deliveries due now but not claimed wait for an earlier one (its end
+            // wakes this loop) or for a paused endpoint: only later due times matter there.
+            let due = match lane {
+                Lane::Mail => deliveries::next_due(db, CHANNELS).await,
+                Lane::Hooks => crate::store::endpoints::next_due_after(db, now).await,
+            }
+            .ok()
+            .flatten();
             let clock = self.clock.clone();
             tokio::select! {
-                () = self.made.notified() => {}
+                () = self.woken(lane).notified() => {}
                 () = tokio::time::sleep(POLL) => {}
                 () = async move {
                     match due {
@@ -619,225 +773,245 @@ impl Notifier {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(deliveries = batch.len()))]
-    async fn send_batch(&self, batch: Vec<entity::deliveries::Model>) -> Result<(), StoreError> {
+    /// What a claimed batch needs to be sent, read once for the batch.
+    async fn context(
+        &self,
+        lane: Lane,
+        batch: &[entity::deliveries::Model],
+    ) -> Result<Context, StoreError> {
         let db = self.store.db();
-        let page = self.page_facts().await?;
         let ids: Vec<SubscriberId> = batch
             .iter()
             .filter_map(|d| d.subscriber_id.clone())
             .collect();
         let subs = subscribers::rows(db, &ids).await?;
-        let tenant_ids: Vec<crate::domain::TenantId> =
-            batch.iter().filter_map(|d| d.tenant_id.clone()).collect();
-        let mut tenant_facts: HashMap<crate::domain::TenantId, TenantFacts> = HashMap::new();
-        for id in tenant_ids {
-            if tenant_facts.contains_key(&id) {
-                continue;
-            }
-            match tenants::get(db, &id).await {
-                Ok(t) => {
-                    tenant_facts.insert(
-                        id,
-                        TenantFacts {
-                            name: t.name,
-                            runs_on: t.runs_on,
-                        },
-                    );
-                }
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let mut subjects: HashMap<i64, Subject> = HashMap::new();
-        for d in &batch {
-            if let std::collections::hash_map::Entry::Vacant(slot) = subjects.entry(d.event_seq) {
-                slot.insert(self.subject(d.event_seq).await?);
-            }
-        }
         let now = self.clock.now();
-        let mut prepared = Vec::with_capacity(batch.len());
-        for d in batch {
-            let outcome_or_mail = self.prepare(&d, &page, &subjects, &subs, &tenant_facts, now);
-            prepared.push((d, outcome_or_mail));
+        match lane {
+            Lane::Mail => {
+                let page = self.page_facts().await?;
+                let mut tenants_: HashMap<crate::domain::TenantId, TenantFacts> = HashMap::new();
+                for id in batch.iter().filter_map(|d| d.tenant_id.as_ref()) {
+                    if tenants_.contains_key(id) {
+                        continue;
+                    }
+                    match tenants::get(db, id).await {
+                        Ok(t) => {
+                            tenants_.insert(
+                                id.clone(),
+                                TenantFacts {
+                                    name: t.name,
+                                    runs_on: t.runs_on,
+                                },
+                            );
+                        }
+                        Err(StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                let mut subjects: HashMap<i64, Subject> = HashMap::new();
+                for d in batch {
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        subjects.entry(d.event_seq)
+                    {
+                        slot.insert(self.subject(d.event_seq).await?);
+                    }
+                }
+                Ok(Context::Mail(MailContext {
+                    page,
+                    subjects,
+                    subs,
+                    tenants: tenants_,
+                    now,
+                }))
+            }
+            Lane::Hooks => {
+                let page = pages::get(db, self.store.page_id()).await?;
+                let components = components::list(db, self.store.page_id()).await?;
+                let ctx = crate::render::statuspage::PageCtx::new(&page);
+                let mut tenant_secrets: HashMap<i64, Option<String>> = HashMap::new();
+                for d in batch {
+                    if let (Some(t), RecipientKind::Tenant) = (&d.tenant_id, d.recipient_kind) {
+                        let found = tenants::contact_secret(db, t, d.channel, &d.recipient).await?;
+                        tenant_secrets.insert(d.id, found);
+                    }
+                }
+                let mut subjects: HashMap<i64, (Subject, String)> = HashMap::new();
+                for d in batch {
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        subjects.entry(d.event_seq)
+                    {
+                        let kind = events::get(db, d.event_seq)
+                            .await?
+                            .map(|r| r.kind)
+                            .unwrap_or_default();
+                        slot.insert((self.subject(d.event_seq).await?, kind));
+                    }
+                }
+                Ok(Context::Hooks(HookContext {
+                    page,
+                    components,
+                    ctx,
+                    subjects,
+                    subs,
+                    tenant_secrets,
+                }))
+            }
         }
-        let attempts: Vec<deliveries::Attempt> = futures_util::stream::iter(prepared)
-            .map(|(d, prepared)| async move {
+    }
+
+    /// Sends claimed deliveries, `concurrency` at a time, each in its own task.
+    async fn dispatch(
+        self: Arc<Self>,
+        lane: Lane,
+        mut jobs: mpsc::Receiver<Job>,
+        done: mpsc::UnboundedSender<Done>,
+    ) {
+        let slots = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let unrecorded = Arc::new(Semaphore::new(self.concurrency.max(1) * UNRECORDED));
+        while let Some(job) = jobs.recv().await {
+            let Ok(sent) = unrecorded.clone().acquire_owned().await else {
+                return;
+            };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let me = self.clone();
+            let done = done.clone();
+            tokio::spawn(async move {
+                let Job {
+                    delivery,
+                    context,
+                    permit,
+                } = job;
+                let span = tracing::info_span!("deliver", delivery = delivery.id, channel = %delivery.channel, event = delivery.event_seq);
+                let attempt =
+                    tracing::Instrument::instrument(me.attempt(delivery, &context), span).await;
+                drop(slot);
+                match attempt {
+                    Some(a) => {
+                        let _ = done.send((a, permit, sent));
+                    }
+                    None => {
+                        // Its lease ran out while it waited: it is claimed again (here or
+                        // by another instance) and sent then.
+                        drop(permit);
+                        me.woken(lane).notify_one();
+                    }
+                }
+            });
+        }
+    }
+
+    /// Tries one delivery; `None` when its lease ran out before it could be sent.
+    async fn attempt(
+        &self,
+        d: entity::deliveries::Model,
+        context: &Context,
+    ) -> Option<deliveries::Attempt> {
+        let expired = |now: DateTime<Utc>| d.lease_until.is_some_and(|l| l <= now);
+        match context {
+            Context::Mail(c) => {
+                self.mailer.pace().await;
+                if expired(self.clock.now()) {
+                    return None;
+                }
                 let started = Instant::now();
-                let outcome = match prepared {
-                    Err(o) => o,
-                    Ok(message) => self.mailer.send(message).await,
-                };
-                deliveries::Attempt {
+                let outcome =
+                    match self.prepare(&d, &c.page, &c.subjects, &c.subs, &c.tenants, c.now) {
+                        Err(o) => o,
+                        Ok(message) => self.mailer.send(message).await,
+                    };
+                if let deliveries::Outcome::Temporary(e) | deliveries::Outcome::Permanent(e) =
+                    &outcome
+                {
+                    tracing::warn!(delivery = d.id, recipient = %d.recipient, error = %e, "delivery failed");
+                }
+                Some(deliveries::Attempt {
                     delivery: d,
                     outcome,
                     duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
                     status_code: None,
                     response: None,
+                })
+            }
+            Context::Hooks(c) => {
+                let now = self.clock.now();
+                if expired(now) {
+                    return None;
                 }
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        for a in &attempts {
-            if let deliveries::Outcome::Temporary(e) | deliveries::Outcome::Permanent(e) =
-                &a.outcome
-            {
-                tracing::warn!(delivery = a.delivery.id, recipient = %a.delivery.recipient, error = %e, "delivery failed");
-            }
-        }
-        let jitter: Vec<f64> = {
-            let mut rng = rand::rng();
-            (0..attempts.len()).map(|_| rng.random::<f64>()).collect()
-        };
-        let mut draws = jitter.into_iter();
-        let done = deliveries::finish(db, &attempts, self.clock.now(), move || {
-            draws.next().unwrap_or(0.5)
-        })
-        .await?;
-        let m = &self.metrics.deliveries;
-        let ch = Channel::Email.as_str();
-        m.with_label_values(&[ch, "delivered"])
-            .inc_by(done.delivered);
-        m.with_label_values(&[ch, "retrying"]).inc_by(done.retrying);
-        m.with_label_values(&[ch, "failed"]).inc_by(done.failed);
-        m.with_label_values(&[ch, "dead"]).inc_by(done.dead);
-        m.with_label_values(&[ch, "cancelled"])
-            .inc_by(done.cancelled);
-        self.metrics
-            .retries
-            .with_label_values(&[ch])
-            .inc_by(done.retrying);
-        for q in &done.quarantined {
-            tracing::warn!(subscriber = %q, "subscriber quarantined after repeated permanent failures");
-        }
-        Ok(())
-    }
-
-    /// Sends webhook and chat deliveries: one in flight per endpoint, in event order.
-    async fn hook_sender(self: Arc<Self>) {
-        loop {
-            if self.halted() {
-                return;
-            }
-            self.beat();
-            let now = self.clock.now();
-            let batch = crate::store::endpoints::claim(
-                self.store.db(),
-                now,
-                self.lease,
-                (self.concurrency * 4) as u64,
-            )
-            .await;
-            match batch {
-                Ok(b) if !b.is_empty() => {
-                    if let Err(e) = self.send_hooks(b).await {
-                        tracing::error!(error = %e, "recording endpoint deliveries; they are retried after their lease");
-                        tokio::time::sleep(POLL).await;
-                    }
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "claiming endpoint deliveries"),
-            }
-            // Deliveries due now but not claimed wait for an earlier one (its end wakes
-            // this loop) or for a paused endpoint: only later due times matter here.
-            let due = crate::store::endpoints::next_due_after(self.store.db(), now)
-                .await
-                .ok()
-                .flatten();
-            let clock = self.clock.clone();
-            tokio::select! {
-                () = self.hooks_made.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-                () = async move {
-                    match due {
-                        Some(t) => clock.sleep_until(t).await,
-                        None => std::future::pending().await,
-                    }
-                } => {}
-            }
-        }
-    }
-
-    #[tracing::instrument(skip_all, fields(deliveries = batch.len()))]
-    async fn send_hooks(&self, batch: Vec<entity::deliveries::Model>) -> Result<(), StoreError> {
-        use crate::render::statuspage::{ComponentIndex, PageCtx};
-        let db = self.store.db();
-        let page = pages::get(db, self.store.page_id()).await?;
-        let comps = components::list(db, self.store.page_id()).await?;
-        let ctx = PageCtx::new(&page);
-        let index = ComponentIndex::new(&comps);
-        let view = hooks::PageView {
-            page: &page,
-            ctx: &ctx,
-            index: &index,
-            components: &comps,
-        };
-        let ids: Vec<SubscriberId> = batch
-            .iter()
-            .filter_map(|d| d.subscriber_id.clone())
-            .collect();
-        let subs = subscribers::rows(db, &ids).await?;
-        let mut tenant_secrets: HashMap<i64, Option<String>> = HashMap::new();
-        for d in &batch {
-            if let (Some(t), RecipientKind::Tenant) = (&d.tenant_id, d.recipient_kind) {
-                let found = tenants::contact_secret(db, t, d.channel, &d.recipient).await?;
-                tenant_secrets.insert(d.id, found);
-            }
-        }
-        let mut subjects: HashMap<i64, (Subject, String)> = HashMap::new();
-        for d in &batch {
-            if let std::collections::hash_map::Entry::Vacant(slot) = subjects.entry(d.event_seq) {
-                let kind = events::get(db, d.event_seq)
-                    .await?
-                    .map(|r| r.kind)
-                    .unwrap_or_default();
-                slot.insert((self.subject(d.event_seq).await?, kind));
-            }
-        }
-        let now = self.clock.now();
-        let mut prepared = Vec::with_capacity(batch.len());
-        for d in batch {
-            let r = self.prepare_hook(&d, &view, &subjects, &subs, &tenant_secrets, now);
-            prepared.push((d, r));
-        }
-        let attempts: Vec<deliveries::Attempt> = futures_util::stream::iter(prepared)
-            .map(|(d, prepared)| async move {
+                let index = crate::render::statuspage::ComponentIndex::new(&c.components);
+                let view = hooks::PageView {
+                    page: &c.page,
+                    ctx: &c.ctx,
+                    index: &index,
+                    components: &c.components,
+                };
                 let started = Instant::now();
-                let answer = match prepared {
+                let answer = match self.prepare_hook(
+                    &d,
+                    &view,
+                    &c.subjects,
+                    &c.subs,
+                    &c.tenant_secrets,
+                    now,
+                ) {
                     Err(o) => webhook::Answer {
                         outcome: o,
                         status: None,
                         excerpt: None,
                     },
-                    Ok(req) => {
-                        let span = tracing::info_span!("deliver", delivery = d.id, channel = %d.channel, event = d.event_seq);
-                        tracing::Instrument::instrument(self.hooks.send(req, now), span).await
-                    }
+                    Ok(req) => self.hooks.send(req, now).await,
                 };
-                deliveries::Attempt {
+                if let Some(e) = answer.outcome.error() {
+                    tracing::warn!(delivery = d.id, channel = %d.channel, endpoint = %d.recipient, error = %e, "endpoint delivery failed");
+                }
+                Some(deliveries::Attempt {
                     delivery: d,
                     outcome: answer.outcome,
                     duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
                     status_code: answer.status,
                     response: answer.excerpt,
-                }
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        for a in &attempts {
-            if let Some(e) = a.outcome.error() {
-                tracing::warn!(delivery = a.delivery.id, channel = %a.delivery.channel, endpoint = %a.delivery.recipient, error = %e, "endpoint delivery failed");
+                })
             }
         }
+    }
+
+    /// Records attempts as they come, many per transaction (those that arrive while one
+    /// is written go in the next), then frees their room.
+    async fn record(self: Arc<Self>, lane: Lane, mut done: mpsc::UnboundedReceiver<Done>) {
+        let mut buf: Vec<Done> = Vec::with_capacity(FINISH_MAX);
+        while done.recv_many(&mut buf, FINISH_MAX).await > 0 {
+            let mut permits = Vec::with_capacity(buf.len() * 2);
+            let attempts: Vec<deliveries::Attempt> = buf
+                .drain(..)
+                .map(|(a, room, sent)| {
+                    permits.push(room);
+                    permits.push(sent);
+                    a
+                })
+                .collect();
+            let span =
+                tracing::info_span!("record", lane = lane.name(), deliveries = attempts.len());
+            let recorded =
+                tracing::Instrument::instrument(self.finish(lane, &attempts), span).await;
+            if let Err(e) = recorded {
+                tracing::error!(error = %e, lane = lane.name(), "recording deliveries; they are retried after their lease");
+                tokio::time::sleep(POLL).await;
+            }
+            self.beat();
+            drop(permits);
+            // An endpoint's next delivery may be due now that this one is done.
+            self.woken(lane).notify_one();
+        }
+    }
+
+    async fn finish(&self, lane: Lane, attempts: &[deliveries::Attempt]) -> Result<(), StoreError> {
         let jitter: Vec<f64> = {
             let mut rng = rand::rng();
             (0..attempts.len()).map(|_| rng.random::<f64>()).collect()
         };
         let mut draws = jitter.into_iter();
-        let done = deliveries::finish(db, &attempts, self.clock.now(), move || {
+        let done = deliveries::finish(self.store.db(), attempts, self.clock.now(), move || {
             draws.next().unwrap_or(0.5)
         })
         .await?;
@@ -853,7 +1027,10 @@ impl Notifier {
                     .inc();
             }
         }
-        if !done.endpoint_alerts.is_empty() || !done.gone.is_empty() {
+        for q in &done.quarantined {
+            tracing::warn!(subscriber = %q, "subscriber quarantined after repeated permanent failures");
+        }
+        if lane == Lane::Hooks && (!done.endpoint_alerts.is_empty() || !done.gone.is_empty()) {
             let mut events: Vec<Event> = done
                 .endpoint_alerts
                 .iter()

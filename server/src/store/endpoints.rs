@@ -44,8 +44,32 @@ pub async fn claim(
 ) -> Result<Vec<deliveries::Model>> {
     let backend = db.get_database_backend();
     let list = channel_list();
-    let sql = format!(
-        "UPDATE deliveries SET state = 'sending', lease_until = $1, updated_at = $2 \
+    let sql = if backend == sea_orm::DbBackend::Sqlite {
+        // The same, as ordered index ranges that stop at the limit (see `due_arms`); the
+        // outbox's earliest unfinished event is looked up once, not per candidate.
+        let arm = |due: &str| {
+            format!(
+                "SELECT * FROM (SELECT d.id, d.next_attempt_at FROM deliveries d \
+                 WHERE {due} AND d.channel IN ({list}) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = d.channel \
+                   AND e.recipient = d.recipient AND e.event_seq < d.event_seq \
+                   AND e.state IN ('pending', 'retrying', 'sending')) \
+                 AND d.event_seq <= COALESCE((SELECT MIN(o.event_seq) FROM outbox o \
+                   WHERE o.state <> 'done'), d.event_seq) \
+                 AND NOT EXISTS (SELECT 1 FROM endpoints p WHERE p.channel = d.channel \
+                   AND p.url = d.recipient AND p.paused_at IS NOT NULL) \
+                 ORDER BY d.next_attempt_at, d.id LIMIT {limit})"
+            )
+        };
+        format!(
+            "UPDATE deliveries SET state = 'sending', lease_until = $1, updated_at = $2 \
+             WHERE id IN (SELECT id FROM ({}) ORDER BY next_attempt_at, id LIMIT {limit}) \
+             RETURNING *",
+            super::deliveries::due_arms("d.", &arm)
+        )
+    } else {
+        format!(
+            "UPDATE deliveries SET state = 'sending', lease_until = $1, updated_at = $2 \
          WHERE id IN (SELECT d.id FROM deliveries d WHERE d.channel IN ({list}) AND \
          ((d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $2) \
          OR (d.state = 'sending' AND d.lease_until < $2)) \
@@ -57,8 +81,9 @@ pub async fn claim(
          AND NOT EXISTS (SELECT 1 FROM endpoints p WHERE p.channel = d.channel \
            AND p.url = d.recipient AND p.paused_at IS NOT NULL) \
          ORDER BY d.next_attempt_at, d.id LIMIT {limit}{}) RETURNING *",
-        skip_locked(backend)
-    );
+            skip_locked(backend)
+        )
+    };
     let rows = db
         .query_all_raw(statement(
             backend,
@@ -151,28 +176,31 @@ pub async fn get(
         .await?)
 }
 
-/// A delivery went through: the endpoint is well.
+/// Deliveries to these endpoints of `channel` went through: they are well (one
+/// statement per few hundred endpoints).
 pub async fn succeeded(
     db: &impl ConnectionTrait,
     channel: Channel,
-    url: &str,
+    urls: &[String],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    endpoints::Entity::update_many()
-        .col_expr(
-            endpoints::Column::FailingSince,
-            Expr::value(None::<DateTime<Utc>>),
-        )
-        .col_expr(
-            endpoints::Column::WarnedAt,
-            Expr::value(None::<DateTime<Utc>>),
-        )
-        .col_expr(endpoints::Column::UpdatedAt, Expr::value(now))
-        .filter(endpoints::Column::Channel.eq(channel))
-        .filter(endpoints::Column::Url.eq(url))
-        .filter(endpoints::Column::FailingSince.is_not_null())
-        .exec(db)
-        .await?;
+    for chunk in urls.chunks(500) {
+        endpoints::Entity::update_many()
+            .col_expr(
+                endpoints::Column::FailingSince,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .col_expr(
+                endpoints::Column::WarnedAt,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .col_expr(endpoints::Column::UpdatedAt, Expr::value(now))
+            .filter(endpoints::Column::Channel.eq(channel))
+            .filter(endpoints::Column::Url.is_in(chunk.iter().cloned()))
+            .filter(endpoints::Column::FailingSince.is_not_null())
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 
