@@ -600,3 +600,45 @@ async fn a_tenant_calendar_lists_only_what_touches_the_tenant() {
         .await
         .expect(404);
 }
+
+/// A maintenance with `publish_at` stays off the page, the calendar and followers'
+/// inboxes until then, and is announced at that time, once.
+#[tokio::test]
+async fn a_maintenance_is_held_back_until_its_publication_time() {
+    let sink = smtp::Sink::start().await;
+    let app = TestApp::spawn_mailing_at(&sink, at("2026-12-01T09:00:00Z")).await;
+    let db = id(&app.create_component("Database", None).await);
+    app.subscribe("all@x.test", &[]).await;
+    let mut w = window(&db);
+    w["publish_at"] = json!("2026-12-01T10:00:00Z");
+    let m = app.create_incident(w).await;
+    let mid = id(&m);
+    assert!(m["publish_at"].is_string(), "{m}");
+    app.deliveries_settled().await;
+    assert_eq!(sink.count(), 0);
+    let upcoming = app
+        .public("/api/v2/scheduled-maintenances/upcoming.json")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(upcoming["scheduled_maintenances"], json!([]));
+    assert!(!app.public("/maintenance.ics").await.text.contains(&mid));
+    app.clock.set(at("2026-12-01T10:00:00Z"));
+    let mails = sink.wait_for(1, StdDuration::from_secs(20)).await;
+    assert!(
+        mails[0].subject().contains("Database upgrade"),
+        "{}",
+        mails[0].subject()
+    );
+    eventually("the page shows it", || async {
+        app.public("/api/v2/scheduled-maintenances/upcoming.json")
+            .await
+            .json()["scheduled_maintenances"][0]["id"]
+            == mid.as_str()
+    })
+    .await;
+    assert!(app.public("/maintenance.ics").await.text.contains(&mid));
+    app.clock.set(at("2026-12-01T11:00:00Z"));
+    app.deliveries_settled().await;
+    assert_eq!(sink.to("all@x.test").len(), 1);
+}

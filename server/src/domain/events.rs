@@ -152,6 +152,9 @@ pub enum Event {
     /// page says it is taking longer than planned.
     #[serde(rename = "maintenance.overrun")]
     MaintenanceOverrun { incident_id: IncidentId },
+    /// A maintenance held back until its `publish_at` is shown, and its followers told.
+    #[serde(rename = "maintenance.published")]
+    MaintenancePublished { incident_id: IncidentId },
     #[serde(rename = "tenant.created")]
     TenantCreated { tenant_id: TenantId },
     #[serde(rename = "tenant.updated")]
@@ -201,7 +204,8 @@ impl Event {
             | PromiseReminder { incident_id, .. }
             | MaintenanceRescheduled { incident_id, .. }
             | MaintenanceReminder { incident_id, .. }
-            | MaintenanceOverrun { incident_id } => ("incident", incident_id.as_str()),
+            | MaintenanceOverrun { incident_id }
+            | MaintenancePublished { incident_id } => ("incident", incident_id.as_str()),
             IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => {
                 ("incident", m.incident_id.as_str())
             }
@@ -248,7 +252,8 @@ impl Event {
             | EndpointFailing { .. }
             | PromiseReminder { .. }
             | MaintenanceReminder { .. }
-            | MaintenanceOverrun { .. } => true,
+            | MaintenanceOverrun { .. }
+            | MaintenancePublished { .. } => true,
             _ => false,
         }
     }
@@ -269,7 +274,8 @@ impl Event {
             | PromiseReminder { incident_id, .. }
             | MaintenanceRescheduled { incident_id, .. }
             | MaintenanceReminder { incident_id, .. }
-            | MaintenanceOverrun { incident_id } => Some(incident_id),
+            | MaintenanceOverrun { incident_id }
+            | MaintenancePublished { incident_id } => Some(incident_id),
             IncidentUpdated(m) | IncidentResolved(m) | IncidentReopened(m) => Some(&m.incident_id),
             ComponentStatusChanged { incident_id, .. } => incident_id.as_ref(),
             _ => None,

@@ -115,7 +115,7 @@ pub struct Changes {
     pub scheduled_auto_in_progress: Option<bool>,
     pub scheduled_auto_completed: Option<bool>,
     /// A maintenance's automatic transitions and reminders.
-    pub plan: PlanChanges,
+    pub plan: Box<PlanChanges>,
     pub promise: Option<Promise>,
     pub template: Option<String>,
     pub custom_tweet: Option<String>,
@@ -453,7 +453,8 @@ impl Incident {
             ordinal: 0,
         });
         incident.refresh_impact();
-        let notify = c.deliver_notifications.unwrap_or(true);
+        // A maintenance published later is told of then, not now.
+        let notify = c.deliver_notifications.unwrap_or(true) && incident.plan.published(now);
         let mut events = vec![Event::IncidentCreated {
             incident_id: incident.id.clone(),
             status,

@@ -39,6 +39,8 @@ pub struct Plan {
     pub announced_at: Option<DateTime<Utc>>,
     /// When the window ended while the work was still going on.
     pub overrun_at: Option<DateTime<Utc>>,
+    /// Hidden from readers and followers until then (announced at that time).
+    pub publish_at: Option<DateTime<Utc>>,
 }
 
 impl Default for Plan {
@@ -52,6 +54,7 @@ impl Default for Plan {
             sequence: 0,
             announced_at: None,
             overrun_at: None,
+            publish_at: None,
         }
     }
 }
@@ -65,6 +68,7 @@ pub struct PlanChanges {
     pub notify_at_end: Option<bool>,
     /// Minutes before the start.
     pub reminders: Option<Vec<u32>>,
+    pub publish_at: Option<DateTime<Utc>>,
 }
 
 impl PlanChanges {
@@ -84,6 +88,9 @@ impl PlanChanges {
         }
         if let Some(v) = self.notify_at_end {
             plan.notify_at_end = v;
+        }
+        if let Some(p) = self.publish_at {
+            plan.publish_at = Some(p);
         }
         if let Some(r) = &self.reminders {
             plan.reminders = reminders("scheduled_reminders", r.clone())?;
@@ -114,6 +121,9 @@ pub fn reminders(field: &str, mut offsets: Vec<u32>) -> Result<Vec<u32>, DomainE
     Ok(offsets)
 }
 
+/// The key `reminded` is asked about for the publication (no reminder is 0 minutes).
+pub const PUBLISH: u32 = 0;
+
 /// Something the scheduler does to a maintenance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Due {
@@ -130,6 +140,20 @@ pub enum Due {
     End,
     /// The window ended and the work goes on: tell the responders, show it.
     Overrun,
+    /// Its publication time came: shown, and followers told.
+    Publish,
+}
+
+impl Plan {
+    /// Whether readers may see it at `now`.
+    pub fn published(&self, now: DateTime<Utc>) -> bool {
+        self.publish_at.is_none_or(|p| p <= now)
+    }
+
+    /// Whether it was announced before its publication time (so publishing tells).
+    pub fn held_back(&self) -> bool {
+        matches!((self.publish_at, self.announced_at), (Some(p), Some(a)) if p > a)
+    }
 }
 
 fn is_waiting(m: &Incident) -> bool {
@@ -151,7 +175,14 @@ pub fn due(m: &Incident, now: DateTime<Utc>, reminded: impl Fn(u32) -> bool) -> 
         return Vec::new();
     };
     let mut out = Vec::new();
-    if is_waiting(m) && m.scheduled_remind_prior && now < start {
+    if let Some(p) = plan.publish_at
+        && plan.held_back()
+        && p <= now
+        && !reminded(PUBLISH)
+    {
+        out.push(Due::Publish);
+    }
+    if is_waiting(m) && m.scheduled_remind_prior && now < start && plan.published(now) {
         // Of the reminders due and not made, only the nearest to the start is sent.
         let pending: Vec<u32> = plan
             .reminders
@@ -193,6 +224,9 @@ pub fn due(m: &Incident, now: DateTime<Utc>, reminded: impl Fn(u32) -> bool) -> 
 pub fn next_wake(m: &Incident, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let start = m.scheduled_for?;
     let mut times: Vec<DateTime<Utc>> = Vec::new();
+    if let Some(p) = m.plan.publish_at.filter(|_| m.plan.held_back()) {
+        times.push(p);
+    }
     if is_waiting(m) {
         if m.scheduled_remind_prior {
             times.extend(

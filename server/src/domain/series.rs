@@ -143,13 +143,14 @@ impl Template {
             scheduled_remind_prior: Some(self.scheduled_remind_prior),
             scheduled_auto_in_progress: Some(self.scheduled_auto_in_progress),
             scheduled_auto_completed: Some(self.scheduled_auto_completed),
-            plan: PlanChanges {
+            plan: Box::new(PlanChanges {
                 to_maintenance_state: self.to_maintenance_state,
                 to_operational_state: self.to_operational_state,
                 notify_at_start: self.notify_at_start,
                 notify_at_end: self.notify_at_end,
                 reminders: self.reminders.clone(),
-            },
+                publish_at: None,
+            }),
             ..Changes::default()
         }
     }

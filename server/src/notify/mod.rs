@@ -99,8 +99,8 @@ struct HookContext {
 }
 
 enum Context {
-    Mail(MailContext),
-    Hooks(HookContext),
+    Mail(Box<MailContext>),
+    Hooks(Box<HookContext>),
 }
 
 /// A claimed delivery on its way to a sending task, holding its room in the lane.
@@ -431,6 +431,22 @@ impl Notifier {
             } => {
                 let tz = self.page_facts().await?.tz;
                 Ok(maintenance::reminder(db, &incident_id, starts_at, minutes, tz).await?)
+            }
+            Event::MaintenancePublished { incident_id } => {
+                // Told as its announcement was: the opening update.
+                match incidents::get(db, &incident_id).await {
+                    Ok(i) => Ok(Subject::Incident {
+                        update: i
+                            .updates
+                            .iter()
+                            .min_by_key(|u| u.ordinal)
+                            .map(|u| u.id.clone()),
+                        incident: Box::new(i),
+                        notice: None,
+                    }),
+                    Err(StoreError::NotFound { .. }) => Ok(Subject::Nothing),
+                    Err(e) => Err(e),
+                }
             }
             Event::MaintenanceOverrun { incident_id } => {
                 match incidents::get(db, &incident_id).await {
@@ -816,13 +832,13 @@ impl Notifier {
                         slot.insert(self.subject(d.event_seq).await?);
                     }
                 }
-                Ok(Context::Mail(MailContext {
+                Ok(Context::Mail(Box::new(MailContext {
                     page,
                     subjects,
                     subs,
                     tenants: tenants_,
                     now,
-                }))
+                })))
             }
             Lane::Hooks => {
                 let page = pages::get(db, self.store.page_id()).await?;
@@ -847,14 +863,14 @@ impl Notifier {
                         slot.insert((self.subject(d.event_seq).await?, kind));
                     }
                 }
-                Ok(Context::Hooks(HookContext {
+                Ok(Context::Hooks(Box::new(HookContext {
                     page,
                     components,
                     ctx,
                     subjects,
                     subs,
                     tenant_secrets,
-                }))
+                })))
             }
         }
     }

@@ -283,7 +283,8 @@ async fn tenant_calendar(
         0,
     )
     .await?;
-    let mine = list.iter().filter(|m| {
+    let now = state.clock.now();
+    let mine = list.iter().filter(|m| m.plan.published(now)).filter(|m| {
         let affected: Vec<crate::domain::ComponentId> =
             m.components.iter().map(|(c, _)| c.clone()).collect();
         crate::domain::notify::concerns(&tenant.runs_on, &affected, group_of)

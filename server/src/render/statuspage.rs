@@ -277,6 +277,8 @@ pub struct IncidentV1 {
     pub auto_transition_to_operational_state: bool,
     pub auto_transition_deliver_notifications_at_start: bool,
     pub auto_transition_deliver_notifications_at_end: bool,
+    /// Herald: a maintenance held back from readers until then.
+    pub publish_at: Option<String>,
     pub metadata: serde_json::Value,
     pub backfilled: bool,
     pub postmortem_body: Option<String>,
@@ -378,6 +380,7 @@ pub fn incident_doc(
             auto_transition_to_operational_state: i.plan.to_operational_state,
             auto_transition_deliver_notifications_at_start: i.plan.notify_at_start,
             auto_transition_deliver_notifications_at_end: i.plan.notify_at_end,
+            publish_at: ctx.ts_opt(i.plan.publish_at),
             metadata: i.metadata.clone(),
             backfilled: i.backfilled,
             // Readers (and the manage API's incident) see the published text; the draft

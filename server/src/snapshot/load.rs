@@ -214,6 +214,16 @@ pub async fn load(
         prev.map(|p| &p.active_maintenance),
     )
     .await?;
+    // A maintenance held back until its publication time is not shown before it.
+    let shown = |list: Vec<Incident>| -> Vec<Incident> {
+        list.into_iter().filter(|i| i.plan.published(now)).collect()
+    };
+    let (recent, maintenances, upcoming, active_maintenance) = (
+        shown(recent),
+        shown(maintenances),
+        shown(upcoming),
+        shown(active_maintenance),
+    );
     // Each listed incident's revision: the previous one, or this version if it changed
     // (or if everything is read again).
     let revisions = [

@@ -72,7 +72,12 @@ pub fn due_for(
     let Some(start) = m.scheduled_for else {
         return Vec::new();
     };
+    let publish = m.plan.publish_at;
     maintenance::due(m, now, |min| {
+        if min == maintenance::PUBLISH {
+            return publish
+                .is_some_and(|p| made.contains(&(m.id.clone(), "publish".to_owned(), p)));
+        }
         made.contains(&(m.id.clone(), remind_key(min), start))
     })
 }
@@ -155,6 +160,18 @@ pub async fn advance(store: &Store, id: &IncidentId, now: DateTime<Utc>) -> Resu
                 };
                 incidents::apply(&mut w, id, Command::Change(c)).await?;
                 tracing::info!("maintenance completed");
+            }
+            Due::Publish => {
+                let Some(at) = m.plan.publish_at else {
+                    continue;
+                };
+                if note(w.conn(), id, "publish".to_owned(), at, now).await? {
+                    w.record(&[Event::MaintenancePublished {
+                        incident_id: id.clone(),
+                    }])
+                    .await?;
+                    tracing::info!("maintenance published");
+                }
             }
             Due::Overrun => {
                 let Some(end) = m.scheduled_until else {

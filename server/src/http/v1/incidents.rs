@@ -260,6 +260,11 @@ pub struct IncidentBody {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[schemars(with = "Option<lenient::Bool>")]
     pub auto_transition_deliver_notifications_at_end: Option<bool>,
+    /// Herald: keep a maintenance from readers and followers until this time; it is
+    /// announced then.
+    #[serde(default, deserialize_with = "lenient::opt_time")]
+    #[schemars(with = "Option<lenient::Time>")]
+    pub publish_at: Option<DateTime<Utc>>,
     /// Herald: with `scheduled_remind_prior`, remind followers this many minutes before
     /// the start (default `[1440, 60]`: a day and an hour ahead).
     #[schemars(length(max = 5), inner(range(min = 1, max = 43200)))]
@@ -403,13 +408,14 @@ impl IncidentBody {
             scheduled_remind_prior: self.scheduled_remind_prior,
             scheduled_auto_in_progress: self.scheduled_auto_in_progress,
             scheduled_auto_completed: self.scheduled_auto_completed,
-            plan: crate::domain::maintenance::PlanChanges {
+            plan: Box::new(crate::domain::maintenance::PlanChanges {
                 to_maintenance_state: self.auto_transition_to_maintenance_state,
                 to_operational_state: self.auto_transition_to_operational_state,
                 notify_at_start: self.auto_transition_deliver_notifications_at_start,
                 notify_at_end: self.auto_transition_deliver_notifications_at_end,
                 reminders: self.scheduled_reminders,
-            },
+                publish_at: self.publish_at,
+            }),
             promise,
             template: self.template_used,
             custom_tweet: self.custom_tweet,
