@@ -269,10 +269,12 @@ async fn manage_api_objects_have_statuspages_keys() {
             json!({"status": "identified", "body": "A misbehaving cache node was identified."}),
         )
         .await;
-    // Herald adds the promised next update (and the template an update came from).
+    // Herald adds the promised next update (and the template an update came from), and
+    // a maintenance's publication time.
     let herald_incident: std::collections::BTreeSet<String> = [
         "next_update_due_at".to_owned(),
         "next_update_overdue".to_owned(),
+        "publish_at".to_owned(),
     ]
     .into();
     let herald_update: std::collections::BTreeSet<String> =

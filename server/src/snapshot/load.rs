@@ -271,36 +271,13 @@ mod tests {
 
     fn incident(n: i64, status: IncidentStatus) -> Incident {
         let t = DateTime::from_timestamp(1_800_000_000 + n * 60, 0).unwrap_or_default();
-        Incident {
-            id: IncidentId::new(format!("i{n:03}")),
-            page_id: "p".into(),
-            name: format!("Incident {n}"),
-            status,
-            impact: Impact::Minor,
-            impact_override: None,
-            started_at: t,
-            created_at: t,
-            updated_at: t,
-            monitoring_at: None,
-            resolved_at: None,
-            next_update_due_at: None,
-            postmortem_body: None,
-            postmortem_body_last_updated_at: None,
-            postmortem_published_at: None,
-            postmortem_published_body: None,
-            postmortem_ignored: false,
-            postmortem_notified_subscribers: false,
-            scheduled_for: None,
-            scheduled_until: None,
-            scheduled_remind_prior: false,
-            scheduled_auto_in_progress: false,
-            scheduled_auto_completed: false,
-            metadata: serde_json::json!({}),
-            backfilled: false,
-            plan: Default::default(),
-            updates: Vec::new(),
-            components: Vec::new(),
-        }
+        let mut i = crate::domain::incident::tests_support::blank(&format!("i{n:03}"));
+        i.page_id = "p".into();
+        i.name = format!("Incident {n}");
+        i.status = status;
+        i.impact = Impact::Minor;
+        (i.started_at, i.created_at, i.updated_at) = (t, t, t);
+        i
     }
 
     fn ids(list: &[Incident]) -> Vec<&str> {
