@@ -153,6 +153,27 @@ impl schemars::JsonSchema for Minutes {
     }
 }
 
+/// Whole minutes from 1 to `MAX` (a page's reminder lead, a maintenance window); an
+/// empty text is absent.
+pub struct MinutesUpTo<const MAX: u32>;
+
+impl<const MAX: u32> schemars::JsonSchema for MinutesUpTo<MAX> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("LenientMinutesUpTo{MAX}").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": MAX},
+            {"const": ""}
+        ]})
+    }
+}
+
 /// A time in RFC 3339 with an offset, from 1970 to 9999; an empty text is absent.
 pub struct Time;
 

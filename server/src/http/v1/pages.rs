@@ -37,10 +37,13 @@ pub struct PageBody {
     #[schemars(length(max = 2000))]
     pub responder_webhook_url: Option<String>,
     /// Minutes before a promised update is due that responders are reminded (default 5).
-    #[schemars(range(min = 1, max = 1440))]
+    #[serde(default, deserialize_with = "crate::http::lenient::opt_u32")]
+    #[schemars(with = "Option<crate::http::lenient::MinutesUpTo<1440>>")]
     pub reminder_lead_minutes: Option<u32>,
     /// Whether the public incident page says how long after the impact began the first
     /// update came.
+    #[serde(default, deserialize_with = "crate::http::lenient::opt_bool")]
+    #[schemars(with = "Option<crate::http::lenient::Bool>")]
     pub show_first_update_delay: Option<bool>,
 }
 

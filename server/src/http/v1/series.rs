@@ -103,7 +103,8 @@ pub struct SeriesBody {
     #[schemars(with = "Option<super::pages::TimeZone>")]
     pub time_zone: Option<String>,
     /// Each window's length (default 60).
-    #[schemars(range(min = 1, max = 10080))]
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    #[schemars(with = "Option<lenient::MinutesUpTo<10080>>")]
     pub duration_minutes: Option<u32>,
     /// Components and the status each takes, as on an incident.
     pub components: Option<BTreeMap<String, ComponentStatus>>,

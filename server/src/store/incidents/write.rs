@@ -56,7 +56,9 @@ pub async fn apply(w: &mut Write, id: &IncidentId, command: Command) -> Result<O
 /// (other than `exclude`) that hold each. Only live incidents hold, so those are read
 /// first (a few, by status) rather than every incident that ever affected a component.
 /// The id a previewed incident and update stand under.
-pub const PREVIEW_ID: &str = "preview";
+/// Not a shape Herald gives ids (12 letters and digits), and no route's fixed segment:
+/// `/incidents/preview-only` finds nothing.
+pub const PREVIEW_ID: &str = "preview-only";
 
 /// What [`create`] would decide, read from `db` and written nowhere (for previews): the
 /// new incident's ids are stand-ins.
