@@ -27,14 +27,14 @@ pub struct PageBody {
     pub subdomain: Option<String>,
     /// Where readers get help, `https://...` or `mailto:...` (a template variable,
     /// `page.support_url`); empty clears it.
-    #[schemars(length(max = 2000))]
+    #[schemars(length(max = 2000), regex(pattern = r"^(|(https?://|mailto:)\S+)$"))]
     pub support_url: Option<String>,
     /// Responders reminded by mail before a promised update is due.
     #[schemars(length(max = 50))]
     pub responder_emails: Option<Vec<String>>,
     /// A webhook (Slack, Discord, Teams or any JSON receiver) reminded before a promised
     /// update is due; empty clears it.
-    #[schemars(length(max = 2000))]
+    #[schemars(length(max = 2000), regex(pattern = r"^(|https?://\S+)$"))]
     pub responder_webhook_url: Option<String>,
     /// Minutes before a promised update is due that responders are reminded (default 5).
     #[serde(default, deserialize_with = "crate::http::lenient::opt_u32")]
