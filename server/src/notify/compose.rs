@@ -153,6 +153,23 @@ pub fn subject(page: &str, i: &Incident) -> String {
     }
 }
 
+/// Said first in an incident mail, over the update it shows; its kind names the mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A maintenance starts soon.
+    Reminder(String),
+    /// A maintenance's window moved.
+    Rescheduled(String),
+}
+
+impl Notice {
+    pub fn text(&self) -> &str {
+        match self {
+            Notice::Reminder(t) | Notice::Rescheduled(t) => t,
+        }
+    }
+}
+
 /// What an event tells, as one of the mails below.
 pub enum About<'a> {
     /// An update of an incident (`None`: its postmortem was published).
@@ -160,7 +177,7 @@ pub enum About<'a> {
         incident: &'a Incident,
         update: Option<&'a UpdateId>,
         /// Said first: a maintenance reminder, a reschedule.
-        notice: Option<&'a str>,
+        notice: Option<&'a Notice>,
     },
     /// A component's status set outside any incident.
     Component {
@@ -266,13 +283,15 @@ impl Composer {
                 notice,
             } => {
                 let subject = match notice {
-                    Some(n) if n.starts_with("Reminder") => {
+                    Some(Notice::Reminder(_)) => {
                         format!(
                             "[{}] Reminder: scheduled maintenance: {}",
                             page.name, i.name
                         )
                     }
-                    Some(_) => format!("[{}] Rescheduled maintenance: {}", page.name, i.name),
+                    Some(Notice::Rescheduled(_)) => {
+                        format!("[{}] Rescheduled maintenance: {}", page.name, i.name)
+                    }
                     None => subject(&page.name, i),
                 };
                 let u = update.and_then(|id| i.updates.iter().find(|u| &u.id == id));
@@ -303,7 +322,7 @@ impl Composer {
                     manage_url: manage,
                     unsubscribe_url: unsubscribe,
                     tenant: tenant_view,
-                    notice: *notice,
+                    notice: notice.map(Notice::text),
                     incident: Some(IncidentMail {
                         name: i.name.clone(),
                         url: format!("{}/incidents/{}", page.url, i.id),

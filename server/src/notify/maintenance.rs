@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use super::{Notifier, POLL, Subject, compose::Rendered};
+use super::{
+    Notifier, Subject,
+    compose::{Notice, Rendered},
+};
 use crate::domain::{Incident, IncidentId, IncidentStatus, maintenance};
 use crate::store::{StoreError, deliveries::Outcome, incidents, maintenance as schedule};
 
@@ -30,21 +33,7 @@ pub(super) async fn run(n: Arc<Notifier>) {
                 None
             }
         };
-        let clock = n.clock.clone();
-        tokio::select! {
-            r = head.changed() => {
-                if r.is_err() {
-                    tokio::time::sleep(POLL).await;
-                }
-            }
-            () = tokio::time::sleep(POLL) => {}
-            () = async move {
-                match next {
-                    Some(t) => clock.sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
+        n.idle(&mut head, next).await;
     }
 }
 
@@ -59,19 +48,23 @@ async fn pass(n: &Notifier, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>,
             "made occurrences of recurring maintenance"
         );
     }
-    let list = schedule::watched(db, n.store.page_id()).await?;
+    let mut list = schedule::watched(db, n.store.page_id()).await?;
     let ids: Vec<IncidentId> = list.iter().map(|m| m.id.clone()).collect();
     let made = schedule::made(db, &ids).await?;
+    let mut moved = false;
     for m in &list {
-        if !schedule::due_for(m, now, &made).is_empty()
-            && let Err(e) = schedule::advance(&n.store, &m.id, now).await
-        {
-            // One maintenance that cannot move must not hold up the others.
-            tracing::error!(incident = %m.id, error = %e, "moving a maintenance");
+        if !schedule::due_for(m, now, &made).is_empty() {
+            moved = true;
+            if let Err(e) = schedule::advance(&n.store, &m.id, now).await {
+                // One maintenance that cannot move must not hold up the others.
+                tracing::error!(incident = %m.id, error = %e, "moving a maintenance");
+            }
         }
     }
-    // Read again: what moved has new due times.
-    let list = schedule::watched(db, n.store.page_id()).await?;
+    // What moved has new due times: read again only then.
+    if moved {
+        list = schedule::watched(db, n.store.page_id()).await?;
+    }
     Ok(list
         .iter()
         .filter_map(|m| maintenance::next_wake(m, now))
@@ -97,7 +90,7 @@ pub(super) async fn rescheduled(
     Ok(Subject::Incident {
         update: m.updates.first().map(|u| u.id.clone()),
         incident: Box::new(m),
-        notice: Some(notice),
+        notice: Some(Notice::Rescheduled(notice)),
     })
 }
 
@@ -122,7 +115,7 @@ pub(super) async fn reminder(
     Ok(Subject::Incident {
         update: m.updates.first().map(|u| u.id.clone()),
         incident: Box::new(m),
-        notice: Some(notice),
+        notice: Some(Notice::Reminder(notice)),
     })
 }
 
@@ -158,20 +151,14 @@ fn overrun_words(page_url: &str, tz: Tz, m: &Incident) -> (String, String) {
 /// The responders' mail about an overrun.
 pub fn overrun_mail(page_name: &str, page_url: &str, tz: Tz, m: &Incident) -> Rendered {
     let (line, url) = overrun_words(page_url, tz, m);
-    let esc = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
     Rendered {
         subject: format!("[{page_name}] Maintenance running over: {}", m.name),
         text: format!("{line}\n\n{url}\n"),
         html: format!(
             "<!doctype html><html><body><p>{}</p><p><a href=\"{}\">{}</a></p></body></html>",
-            esc(&line),
-            esc(&url),
-            esc(&m.name)
+            handlebars::html_escape(&line),
+            handlebars::html_escape(&url),
+            handlebars::html_escape(&m.name)
         ),
     }
 }

@@ -207,7 +207,7 @@ enum Subject {
         incident: Box<Incident>,
         update: Option<crate::domain::UpdateId>,
         /// Said first (a maintenance reminder, a reschedule), over the update it shows.
-        notice: Option<String>,
+        notice: Option<compose::Notice>,
     },
     Component {
         id: ComponentId,
@@ -273,6 +273,31 @@ impl Notifier {
 
     fn halted(&self) -> bool {
         self.halted.load(Ordering::SeqCst)
+    }
+
+    /// How the clock-driven workers (reminders, maintenance) wait between passes: until
+    /// `next` on the injected clock, a write this process sees (`head`), or `POLL` for
+    /// other instances' writes, whichever comes first.
+    async fn idle(
+        &self,
+        head: &mut tokio::sync::watch::Receiver<i64>,
+        next: Option<DateTime<Utc>>,
+    ) {
+        let clock = self.clock.clone();
+        tokio::select! {
+            r = head.changed() => {
+                if r.is_err() {
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            () = tokio::time::sleep(POLL) => {}
+            () = async move {
+                match next {
+                    Some(t) => clock.sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
     }
 
     /// Wakes the sender (deliveries were made due by hand).
@@ -1248,7 +1273,7 @@ impl Notifier {
                 let about = About::Incident {
                     incident,
                     update: update.as_ref(),
-                    notice: notice.as_deref(),
+                    notice: notice.as_ref(),
                 };
                 match self.composer.event_mail(d.event_seq, page, &about, tenant) {
                     Ok(r) => ((*r).clone(), self.thread(incident, &d.recipient)),

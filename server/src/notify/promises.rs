@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use super::{Notifier, POLL, compose::Rendered};
+use super::{Notifier, compose::Rendered};
 use crate::domain::{Channel, Incident};
 use crate::store::{deliveries::Outcome, pages::Page, reminders};
 
@@ -61,21 +61,7 @@ pub(super) async fn run(n: Arc<Notifier>) {
                 None
             }
         };
-        let clock = n.clock.clone();
-        tokio::select! {
-            r = head.changed() => {
-                if r.is_err() {
-                    tokio::time::sleep(POLL).await;
-                }
-            }
-            () = tokio::time::sleep(POLL) => {}
-            () = async move {
-                match next {
-                    Some(t) => clock.sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
+        n.idle(&mut head, next).await;
     }
 }
 
@@ -161,13 +147,6 @@ fn words(
     }
 }
 
-fn esc(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The reminder mail.
 pub fn mail(
     page_name: &str,
@@ -187,10 +166,10 @@ pub fn mail(
         html: format!(
             "<!doctype html><html><body><p>{}</p><p>{keep}</p>\
              <p><a href=\"{}\">{}</a></p><blockquote>{}</blockquote></body></html>",
-            esc(&w.line),
-            esc(&w.url),
-            esc(&incident.name),
-            esc(&w.last)
+            handlebars::html_escape(&w.line),
+            handlebars::html_escape(&w.url),
+            handlebars::html_escape(&incident.name),
+            handlebars::html_escape(&w.last)
         ),
         subject: w.subject,
     }
