@@ -203,8 +203,11 @@ async fn the_pages_say_what_a_reader_needs_without_a_browser() {
         assert!(!history.contains(name), "history lists {name}");
     }
 
-    // An icon for every page, and at the address browsers ask for.
-    assert!(home.contains("<link rel=\"icon\" href=\"/static/icon.svg?v"));
+    // An icon for every page (inline, so it costs no request), and at the address
+    // browsers ask for.
+    assert!(home.contains(
+        "<link rel=\"icon\" href=\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'"
+    ));
     let ico = app.public("/favicon.ico").await.expect(200);
     assert_eq!(ico.header("content-type"), Some("image/x-icon"));
     // The feeds page explains each feed to people; the feeds stay as they were.

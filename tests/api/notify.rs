@@ -37,6 +37,8 @@ async fn an_incident_reaches_exactly_its_subscribers_and_tenants() {
     app.subscribe("all@example.com", &[]).await;
     app.subscribe("pod2@example.com", &[&eu]).await;
     app.subscribe("voice2@example.com", &[&voice_eu]).await;
+    // Follows the affected component and its group: told once, counted once.
+    app.subscribe("both@example.com", &[&eu, &voice_eu]).await;
     app.subscribe("us@example.com", &[&us]).await;
     app.subscribe("api@example.com", &[&api]).await;
     for (name, emails, groups) in [
@@ -55,6 +57,16 @@ async fn an_incident_reaches_exactly_its_subscribers_and_tenants() {
         .expect(201);
     }
 
+    let preview = app
+        .post(
+            &app.page_path("/incidents/preview"),
+            json!({"incident": {"name": "Calls dropping in Prod2 (EU)",
+                                "components": {voice_eu.clone(): "major_outage"}}}),
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(preview["audience"]["total"], 6, "{preview}");
     let inc = app
         .create_incident(json!({
             "name": "Calls dropping in Prod2 (EU)",
@@ -67,6 +79,7 @@ async fn an_incident_reaches_exactly_its_subscribers_and_tenants() {
         "all@example.com",
         "pod2@example.com",
         "voice2@example.com",
+        "both@example.com",
         "acme-ops@example.com",
         "acme-cto@example.com",
     ]

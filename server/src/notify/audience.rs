@@ -52,7 +52,46 @@ pub struct Recipient {
     pub follows: Vec<ComponentId>,
 }
 
-/// The batch at `cursor`, and the cursor after it ([`DONE`] at the end).
+/// What was affected and the groups it is in, each once, in a stable order: following
+/// any of them concerns a subscriber.
+fn concerned(scope: &Scope<'_>) -> Vec<ComponentId> {
+    let mut out: Vec<ComponentId> = Vec::new();
+    for id in scope
+        .affected
+        .iter()
+        .chain(scope.affected.iter().filter_map(|a| scope.group_of(a)))
+    {
+        if !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    out
+}
+
+/// The page subscribers of a batch whom the scope concerns.
+fn subscribed(scope: &Scope<'_>, list: &[subscribers::Subscriber]) -> Vec<Recipient> {
+    let group_of = |id: &ComponentId| scope.group_of(id);
+    list.iter()
+        .filter(|s| rules::follows(&s.components, scope.affected, group_of))
+        .map(|s| Recipient {
+            channel: s.row.mode,
+            address: s.address().to_owned(),
+            kind: RecipientKind::Subscriber,
+            subscriber: Some(s.id().clone()),
+            tenant: None,
+            follows: scope
+                .affected
+                .iter()
+                .filter(|a| rules::follows(&s.components, std::slice::from_ref(*a), group_of))
+                .cloned()
+                .collect(),
+        })
+        .collect()
+}
+
+/// The batch at `cursor`, and the cursor after it ([`DONE`] at the end). Phases:
+/// `tenants:`, `subscribers:` (those who follow the whole page), `followers:K:` (those
+/// who chose the K-th concerned component and none before it), `incident:`.
 pub async fn batch(
     db: &impl sea_orm::ConnectionTrait,
     scope: &Scope<'_>,
@@ -95,35 +134,49 @@ pub async fn batch(
         }
         "subscribers" => {
             let after = (!after.is_empty()).then(|| SubscriberId::from(after));
-            // What was affected and the groups it is in: following either counts.
-            let mut concerned: Vec<ComponentId> = scope.affected.to_vec();
-            concerned.extend(scope.affected.iter().filter_map(|a| group_of(a).cloned()));
+            let concerned = concerned(scope);
+            // A change to the whole page concerns every subscriber; otherwise those who
+            // follow everything come first, then each concerned component's followers.
             let list = subscribers::active_batch(
                 db,
                 scope.page_id,
                 Channel::ALL,
                 after.as_ref(),
                 BATCH,
-                Some(&concerned),
+                !concerned.is_empty(),
             )
             .await?;
             let next = match list.last() {
                 Some(s) if list.len() as u64 == BATCH => format!("subscribers:{}", s.id()),
+                _ if concerned.is_empty() => "incident:".to_owned(),
+                _ => "followers:0:".to_owned(),
+            };
+            Ok((subscribed(scope, &list), next))
+        }
+        "followers" => {
+            let concerned = concerned(scope);
+            let (k, after) = after.split_once(':').unwrap_or(("", ""));
+            let k: usize = k.parse().unwrap_or(usize::MAX);
+            let Some(component) = concerned.get(k) else {
+                return Ok((Vec::new(), "incident:".to_owned()));
+            };
+            let after = (!after.is_empty()).then(|| SubscriberId::from(after));
+            let list = subscribers::followers_batch(
+                db,
+                scope.page_id,
+                Channel::ALL,
+                component,
+                &concerned[..k],
+                after.as_ref(),
+                BATCH,
+            )
+            .await?;
+            let next = match list.last() {
+                Some(s) if list.len() as u64 == BATCH => format!("followers:{k}:{}", s.id()),
+                _ if k + 1 < concerned.len() => format!("followers:{}:", k + 1),
                 _ => "incident:".to_owned(),
             };
-            let out = list
-                .iter()
-                .filter(|s| rules::follows(&s.components, scope.affected, group_of))
-                .map(|s| Recipient {
-                    channel: s.row.mode,
-                    address: s.address().to_owned(),
-                    kind: RecipientKind::Subscriber,
-                    subscriber: Some(s.id().clone()),
-                    tenant: None,
-                    follows: followed(&s.components),
-                })
-                .collect();
-            Ok((out, next))
+            Ok((subscribed(scope, &list), next))
         }
         "incident" => {
             let out = match scope.incident {

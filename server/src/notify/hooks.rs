@@ -86,18 +86,31 @@ pub fn webhook(
     unsubscribe: &str,
     now: DateTime<Utc>,
 ) -> Value {
-    let meta = json!({
+    let mut body = webhook_members(view, told, seq, kind);
+    if let Value::Object(members) = &mut body {
+        members.insert("meta".to_owned(), meta(view.ctx, unsubscribe, now));
+    }
+    body
+}
+
+/// The webhook payload's `meta`: the only part that differs per subscriber and attempt.
+pub fn meta(ctx: &PageCtx, unsubscribe: &str, now: DateTime<Utc>) -> Value {
+    json!({
         "unsubscribe": unsubscribe,
-        "documentation": format!("{}/api", view.ctx.url),
-        "generated_at": view.ctx.ts(now),
-    });
+        "documentation": format!("{}/api", ctx.url),
+        "generated_at": ctx.ts(now),
+    })
+}
+
+/// The webhook payload without its `meta`: the same for every endpoint told of an
+/// event, so a sender renders it once per event.
+pub fn webhook_members(view: &PageView<'_>, told: &Told<'_>, seq: i64, kind: &str) -> Value {
     let herald = json!({"seq": seq, "type": kind});
     match told {
         Told::Incident { incident, update } => {
             let i = as_of(incident, *update);
             let doc = incident_doc(&i, view.index, view.ctx, Flavor::Manage);
             json!({
-                "meta": meta,
                 "page": page_part(view, Some(&i)),
                 "incident": doc,
                 "herald": herald,
@@ -110,7 +123,6 @@ pub fn webhook(
                 .map(|c| json!(view.index.doc(c, view.ctx, Flavor::Manage)))
                 .unwrap_or(Value::Null);
             json!({
-                "meta": meta,
                 "page": page_part(view, None),
                 "component_update": {
                     "old_status": old,
@@ -125,6 +137,24 @@ pub fn webhook(
             })
         }
     }
+}
+
+/// The bytes of a payload from its serialized members (an object, as
+/// [`webhook_members`] gives) and its `meta`, without parsing the members again.
+pub fn with_meta(members: &[u8], meta: &Value) -> serde_json::Result<Vec<u8>> {
+    let inner = members
+        .strip_prefix(b"{")
+        .and_then(|m| m.strip_suffix(b"}"))
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(members.len() + 256);
+    out.extend_from_slice(b"{\"meta\":");
+    serde_json::to_writer(&mut out, meta)?;
+    if !inner.is_empty() {
+        out.push(b',');
+        out.extend_from_slice(inner);
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 /// What a chat message says.
@@ -301,5 +331,28 @@ pub fn chat(channel: Channel, view: &PageView<'_>, told: &Told<'_>) -> Value {
                 "targets": [{"os": "default", "uri": l.link}],
             }],
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_is_its_members_with_its_meta() {
+        let meta = json!({"unsubscribe": "https://status.example.com/u?s=1", "generated_at": "x"});
+        for members in [
+            json!({"page": {"id": "p"}, "herald": {"seq": 7}}),
+            json!({}),
+        ] {
+            let bytes = serde_json::to_vec(&members).unwrap_or_default();
+            let body = with_meta(&bytes, &meta).unwrap_or_default();
+            let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let mut expected = members.clone();
+            if let Value::Object(m) = &mut expected {
+                m.insert("meta".to_owned(), meta.clone());
+            }
+            assert_eq!(parsed, expected, "{}", String::from_utf8_lossy(&body));
+        }
     }
 }

@@ -182,6 +182,7 @@ mod tests {
             signing_secret: None,
             previous_secret: None,
             previous_secret_until: None,
+            follows_all: true,
         }
     }
 

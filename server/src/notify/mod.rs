@@ -96,6 +96,48 @@ struct HookContext {
     subjects: HashMap<i64, (Subject, String)>,
     subs: HashMap<SubscriberId, entity::subscribers::Model>,
     tenant_secrets: HashMap<i64, Option<String>>,
+    /// What every endpoint of a channel is told of an event, rendered once for the batch.
+    rendered: std::sync::Mutex<Rendered>,
+}
+
+/// Rendered bodies by event and channel.
+type Rendered = HashMap<(i64, Channel), Arc<[u8]>>;
+
+impl HookContext {
+    fn view<'a>(
+        &'a self,
+        index: &'a crate::render::statuspage::ComponentIndex<'a>,
+    ) -> hooks::PageView<'a> {
+        hooks::PageView {
+            page: &self.page,
+            ctx: &self.ctx,
+            index,
+            components: &self.components,
+        }
+    }
+
+    /// The bytes `render` makes for an event and channel, made once for the batch.
+    fn rendered(
+        &self,
+        seq: i64,
+        channel: Channel,
+        render: impl FnOnce(&hooks::PageView<'_>) -> serde_json::Result<Vec<u8>>,
+    ) -> serde_json::Result<Arc<[u8]>> {
+        let cached = self
+            .rendered
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(seq, channel)).cloned());
+        if let Some(bytes) = cached {
+            return Ok(bytes);
+        }
+        let index = crate::render::statuspage::ComponentIndex::new(&self.components);
+        let bytes: Arc<[u8]> = render(&self.view(&index))?.into();
+        if let Ok(mut m) = self.rendered.lock() {
+            m.insert((seq, channel), bytes.clone());
+        }
+        Ok(bytes)
+    }
 }
 
 enum Context {
@@ -244,7 +286,7 @@ impl Notifier {
         tracing::info!(mail = %mailer.describe, "delivering mail");
         let allow = crate::domain::webhook::parse_allow(&settings.webhook_allow)
             .map_err(|e| anyhow::anyhow!(e))?;
-        let hooks = webhook::Hooks::new(allow)?;
+        let hooks = webhook::Hooks::new(allow, settings.delivery_concurrency)?;
         Ok(Notifier {
             hooks,
             links: Links::new(&secret, &page.url),
@@ -895,6 +937,7 @@ impl Notifier {
                     subjects,
                     subs,
                     tenant_secrets,
+                    rendered: std::sync::Mutex::new(HashMap::new()),
                 })))
             }
         }
@@ -980,22 +1023,8 @@ impl Notifier {
                 if expired(now) {
                     return None;
                 }
-                let index = crate::render::statuspage::ComponentIndex::new(&c.components);
-                let view = hooks::PageView {
-                    page: &c.page,
-                    ctx: &c.ctx,
-                    index: &index,
-                    components: &c.components,
-                };
                 let started = Instant::now();
-                let answer = match self.prepare_hook(
-                    &d,
-                    &view,
-                    &c.subjects,
-                    &c.subs,
-                    &c.tenant_secrets,
-                    now,
-                ) {
+                let answer = match self.prepare_hook(&d, c, now) {
                     Err(o) => webhook::Answer {
                         outcome: o,
                         status: None,
@@ -1100,13 +1129,11 @@ impl Notifier {
     fn prepare_hook(
         &self,
         d: &entity::deliveries::Model,
-        view: &hooks::PageView<'_>,
-        subjects: &HashMap<i64, (Subject, String)>,
-        subs: &HashMap<SubscriberId, entity::subscribers::Model>,
-        tenant_secrets: &HashMap<i64, Option<String>>,
+        c: &HookContext,
         now: DateTime<Utc>,
     ) -> Result<webhook::Request, deliveries::Outcome> {
         use deliveries::Outcome::Cancelled;
+        let (subjects, subs, tenant_secrets) = (&c.subjects, &c.subs, &c.tenant_secrets);
         let sub = d.subscriber_id.as_ref().and_then(|id| subs.get(id));
         if d.subscriber_id.is_some() && sub.is_none_or(|s| s.state != SubscriberState::Active) {
             return Err(Cancelled(match sub {
@@ -1130,8 +1157,7 @@ impl Notifier {
         };
         if let Subject::Overrun(incident) = subject {
             maintenance::still_running(incident)?;
-            let body =
-                maintenance::overrun_hook(&view.page.name, &view.ctx.url, view.ctx.tz, incident);
+            let body = maintenance::overrun_hook(&c.page.name, &c.ctx.url, c.ctx.tz, incident);
             return Ok(webhook::Request {
                 url: d.recipient.clone(),
                 body: serde_json::to_vec(&body)
@@ -1144,9 +1170,9 @@ impl Notifier {
         if let Subject::Reminder { incident, due_at } = subject {
             promises::still_due(incident, *due_at)?;
             let body = promises::hook(
-                &view.page.name,
-                &view.ctx.url,
-                view.ctx.tz,
+                &c.page.name,
+                &c.ctx.url,
+                c.ctx.tz,
                 incident,
                 *due_at,
                 now,
@@ -1176,18 +1202,28 @@ impl Notifier {
             },
             _ => return Err(Cancelled("nothing to tell an endpoint".into())),
         };
+        // What every endpoint of the channel is told of the event is rendered once per
+        // claimed batch; a webhook adds its own `meta`.
+        let rendering =
+            |e: serde_json::Error| deliveries::Outcome::Permanent(format!("rendering: {e}"));
+        let shared = c.rendered(d.event_seq, d.channel, |view| {
+            serde_json::to_vec(&match d.channel {
+                Channel::Webhook => hooks::webhook_members(view, &told, d.event_seq, kind),
+                other => hooks::chat(other, view, &told),
+            })
+        });
+        let shared = shared.map_err(rendering)?;
         let body = match d.channel {
             Channel::Webhook => {
                 let unsubscribe = match sub {
                     Some(s) => self.links.unsubscribe_url(s),
-                    None => view.ctx.url.clone(),
+                    None => c.ctx.url.clone(),
                 };
-                hooks::webhook(view, &told, d.event_seq, kind, &unsubscribe, now)
+                hooks::with_meta(&shared, &hooks::meta(&c.ctx, &unsubscribe, now))
+                    .map_err(rendering)?
             }
-            other => hooks::chat(other, view, &told),
+            _ => shared.to_vec(),
         };
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| deliveries::Outcome::Permanent(format!("rendering: {e}")))?;
         Ok(webhook::Request {
             url: d.recipient.clone(),
             body,

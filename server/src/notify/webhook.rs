@@ -127,7 +127,9 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    pub fn new(allow: Vec<IpNet>) -> anyhow::Result<Hooks> {
+    /// `concurrency`: requests in flight at most, all of which may go to one host (many
+    /// endpoints of one chat service), so that many connections are kept for reuse.
+    pub fn new(allow: Vec<IpNet>, concurrency: usize) -> anyhow::Result<Hooks> {
         let allow = Arc::new(allow);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -139,7 +141,7 @@ impl Hooks {
             .dns_resolver(Arc::new(Guard {
                 allow: allow.clone(),
             }))
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(concurrency.max(1))
             .build()?;
         Ok(Hooks { client, allow })
     }

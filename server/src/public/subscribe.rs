@@ -63,24 +63,31 @@ impl Default for Limits {
     }
 }
 
+/// The people's pages are rendered per request (their forms and links differ), so they
+/// are compressed as they go out, like the snapshot's pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    use actix_web::middleware::Compress;
     cfg.service(
         web::resource("/subscribe")
+            .wrap(Compress::default())
             .route(web::get().to(form))
             .route(web::post().to(submit)),
     )
     .service(
         web::resource("/subscribe/confirm")
+            .wrap(Compress::default())
             .route(web::get().to(confirm_page))
             .route(web::post().to(confirm)),
     )
     .service(
         web::resource("/subscription")
+            .wrap(Compress::default())
             .route(web::get().to(manage_page))
             .route(web::post().to(manage)),
     )
     .service(
         web::resource("/unsubscribe")
+            .wrap(Compress::default())
             .route(web::get().to(unsubscribe_page))
             .route(web::post().to(unsubscribe)),
     );

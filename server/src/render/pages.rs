@@ -37,7 +37,7 @@ pub fn layout(
         time_zone: data.page.time_zone.clone(),
         css_href: format!("{}{}", data.ctx.base, links.css),
         js_href: format!("{}{}", data.ctx.base, links.js),
-        icon_href: format!("{}{}", data.ctx.base, links.icon),
+        icon_href: links.icon.clone(),
         updated: time_view(updated, data.ctx.tz),
     }
 }

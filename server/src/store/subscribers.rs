@@ -117,6 +117,11 @@ async fn set_follows(
         .filter(follows::Column::SubscriberId.eq(id.clone()))
         .exec(db)
         .await?;
+    subscribers::Entity::update_many()
+        .col_expr(subscribers::Column::FollowsAll, Expr::value(ids.is_empty()))
+        .filter(subscribers::Column::Id.eq(id.clone()))
+        .exec(db)
+        .await?;
     for chunk in ids.chunks(200) {
         follows::Entity::insert_many(chunk.iter().map(|c| follows::ActiveModel {
             subscriber_id: Set(id.clone()),
@@ -192,6 +197,7 @@ pub fn validate(
         signing_secret: (mode != Channel::Email).then(crate::domain::webhook::new_secret),
         previous_secret: None,
         previous_secret_until: None,
+        follows_all: true,
     })
 }
 
@@ -650,56 +656,102 @@ pub async fn ids(db: &impl ConnectionTrait, page: &PageId, q: &Query) -> Result<
         .await?)
 }
 
-/// One batch of active page subscribers on `channels` after `after` (by id), for the
-/// expansion of a notification.
+/// Active page subscribers (not an incident's) on `channels`, in id order after `after`:
+/// with `whole_page_only`, only those who follow the whole page (an ordered range of
+/// `idx_subscribers_follows_all`).
 pub async fn active_batch(
     db: &impl ConnectionTrait,
     page: &PageId,
     channels: &[Channel],
     after: Option<&SubscriberId>,
     limit: u64,
-    concerned: Option<&[ComponentId]>,
+    whole_page_only: bool,
 ) -> Result<Vec<Subscriber>> {
     let mut q = subscribers::Entity::find()
         .filter(subscribers::Column::PageId.eq(page.clone()))
         .filter(subscribers::Column::State.eq(SubscriberState::Active))
         .filter(subscribers::Column::IncidentId.is_null())
         .filter(subscribers::Column::Mode.is_in(channels.iter().copied()));
+    if whole_page_only {
+        q = q.filter(subscribers::Column::FollowsAll.eq(true));
+    }
     if let Some(a) = after {
         q = q.filter(subscribers::Column::Id.gt(a.clone()));
-    }
-    if let Some(ids) = concerned.filter(|ids| !ids.is_empty()) {
-        // Only those who follow everything or one of `ids`, decided by the database
-        // (an index probe a subscriber), so a small incident on a page of many
-        // subscribers does not read them all.
-        use sea_orm::sea_query::Query;
-        let mine = || {
-            Query::select()
-                .expr(Expr::val(1))
-                .from(follows::Entity)
-                .and_where(
-                    Expr::col((follows::Entity, follows::Column::SubscriberId))
-                        .equals((subscribers::Entity, subscribers::Column::Id)),
-                )
-                .to_owned()
-        };
-        let matching = mine()
-            .and_where(
-                Expr::col((follows::Entity, follows::Column::ComponentId))
-                    .is_in(ids.iter().cloned()),
-            )
-            .to_owned();
-        q = q.filter(
-            Condition::any()
-                .add(Expr::exists(mine()).not())
-                .add(Expr::exists(matching)),
-        );
     }
     let rows = q
         .order_by_asc(subscribers::Column::Id)
         .limit(limit)
         .all(db)
         .await?;
+    with_components(db, rows).await
+}
+
+/// Active page subscribers on `channels` who chose `component` and none of `earlier`
+/// (read before, so nobody is listed twice), in id order after `after`: an ordered
+/// range of `idx_subscriber_components_followers`, whatever the page's size.
+pub async fn followers_batch(
+    db: &impl ConnectionTrait,
+    page: &PageId,
+    channels: &[Channel],
+    component: &ComponentId,
+    earlier: &[ComponentId],
+    after: Option<&SubscriberId>,
+    limit: u64,
+) -> Result<Vec<Subscriber>> {
+    use sea_orm::{
+        FromQueryResult, Iterable,
+        sea_query::{Order, Query},
+    };
+    let mut q = Query::select();
+    q.columns(subscribers::Column::iter().map(|c| (subscribers::Entity, c)))
+        .from(follows::Entity)
+        .inner_join(
+            subscribers::Entity,
+            Expr::col((subscribers::Entity, subscribers::Column::Id))
+                .equals((follows::Entity, follows::Column::SubscriberId)),
+        )
+        .and_where(Expr::col((follows::Entity, follows::Column::ComponentId)).eq(component.clone()))
+        .and_where(Expr::col((subscribers::Entity, subscribers::Column::PageId)).eq(page.clone()))
+        .and_where(
+            Expr::col((subscribers::Entity, subscribers::Column::State))
+                .eq(sea_orm::Value::from(SubscriberState::Active)),
+        )
+        .and_where(Expr::col((subscribers::Entity, subscribers::Column::IncidentId)).is_null())
+        .and_where(
+            Expr::col((subscribers::Entity, subscribers::Column::Mode)).is_in(
+                channels
+                    .iter()
+                    .map(|c| sea_orm::Value::from(*c))
+                    .collect::<Vec<_>>(),
+            ),
+        );
+    if let Some(a) = after {
+        q.and_where(Expr::col((follows::Entity, follows::Column::SubscriberId)).gt(a.clone()));
+    }
+    if !earlier.is_empty() {
+        let also = sea_orm::sea_query::Alias::new("also");
+        q.and_where(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from_as(follows::Entity, also.clone())
+                    .and_where(
+                        Expr::col((also.clone(), follows::Column::SubscriberId))
+                            .equals((follows::Entity, follows::Column::SubscriberId)),
+                    )
+                    .and_where(
+                        Expr::col((also, follows::Column::ComponentId))
+                            .is_in(earlier.iter().cloned()),
+                    )
+                    .to_owned(),
+            )
+            .not(),
+        );
+    }
+    q.order_by((follows::Entity, follows::Column::SubscriberId), Order::Asc)
+        .limit(limit);
+    let stmt = db.get_database_backend().build(&q);
+    let rows = subscribers::Model::find_by_statement(stmt).all(db).await?;
     with_components(db, rows).await
 }
 

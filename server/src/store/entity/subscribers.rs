@@ -33,6 +33,14 @@ pub struct Model {
     /// `previous_secret_until`.
     pub previous_secret: Option<String>,
     pub previous_secret_until: Option<DateTimeUtc>,
+    /// Follows the whole page (no chosen components): kept with the follows, so the
+    /// expander reads those who follow everything without looking at the follows.
+    #[serde(default = "follows_all_default")]
+    pub follows_all: bool,
+}
+
+fn follows_all_default() -> bool {
+    true
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
