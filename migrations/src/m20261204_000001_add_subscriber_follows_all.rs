@@ -2,7 +2,9 @@
 //! and the follows indexed by component then subscriber: the expander reads those who
 //! follow everything and, component by component, those who follow one that is affected,
 //! each as an ordered index range, so a small incident on a page of many subscribers
-//! costs what its audience costs and not a pass over every subscriber.
+//! costs what its audience costs and not a pass over every subscriber. Deliveries in
+//! flight are indexed by the end of their lease, so a sender learns when to look again
+//! without reading the delivered history.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -16,6 +18,13 @@ enum Subscribers {
     State,
     FollowsAll,
     Id,
+}
+
+#[derive(DeriveIden)]
+enum Deliveries {
+    Table,
+    State,
+    LeaseUntil,
 }
 
 #[derive(DeriveIden)]
@@ -60,10 +69,26 @@ impl MigrationTrait for Migration {
                 .col(SubscriberComponents::SubscriberId)
                 .to_owned(),
         )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_deliveries_lease")
+                .table(Deliveries::Table)
+                .col(Deliveries::State)
+                .col(Deliveries::LeaseUntil)
+                .to_owned(),
+        )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("idx_deliveries_lease")
+                .table(Deliveries::Table)
+                .to_owned(),
+        )
+        .await?;
         m.drop_index(
             Index::drop()
                 .name("idx_subscriber_components_followers")

@@ -138,7 +138,7 @@ impl Default for Settings {
             dkim_key: None,
             dkim_selector: None,
             dkim_domain: None,
-            delivery_concurrency: 16,
+            delivery_concurrency: 64,
             delivery_lease_secs: 60,
             webhook_allow: String::new(),
             responder_emails: String::new(),

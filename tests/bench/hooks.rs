@@ -5,7 +5,9 @@
 //! receiver on loopback, tests/hooks.rs) through the API, creates one incident and
 //! prints: the API call's time, the time to the first and the last delivery, the p50
 //! and p99 of the endpoints' delivery times, deliveries per second between the first
-//! and the last, and Herald's peak RSS. Figures, not verdicts.
+//! and the last, Herald's peak RSS, and the p50 and p99 of the first delivery of
+//! twenty follow-up updates (each told to every endpoint) after their API call.
+//! Figures, not verdicts.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,12 @@ struct Row {
     p99_ms: f64,
     rate: f64,
     rss_mb: f64,
+    /// First delivery of each of the follow-up updates after its API call: p50, p99.
+    next_first: (f64, f64),
 }
+
+/// Follow-up updates to the same incident, each waited for at every endpoint.
+const ROUNDS: usize = 20;
 
 async fn measure(n: usize) -> anyhow::Result<Row> {
     let rx = Receiver::start().await;
@@ -91,12 +98,38 @@ async fn measure(n: usize) -> anyhow::Result<Row> {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let rss_mb = memory_kb(h.child.id(), "VmHWM") as f64 / 1024.0;
     let (_, first, last) = rx.arrivals();
+    let incident: Value = r.json().await?;
+    let incident = incident["id"].as_str().unwrap_or_default().to_owned();
+    // First-delivery latency of the updates that follow, each told to every endpoint.
+    let mut firsts = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        let before = rx.arrivals().0;
+        let t = Instant::now();
+        let r = client
+            .patch(format!("{}/v1/pages/{page}/incidents/{incident}", h.url))
+            .header("Authorization", &auth)
+            .json(&json!({"incident": {"body": format!("Update {round}.")}}))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "update: {}", r.status());
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while rx.arrivals().0 < before + n {
+            anyhow::ensure!(Instant::now() < deadline, "update {round} not delivered");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let all = rx.all();
+        if let Some(f) = all.get(before) {
+            firsts.push((f.at - t).as_secs_f64() * 1000.0);
+        }
+    }
+    firsts.sort_by(f64::total_cmp);
+    let rss_mb = memory_kb(h.child.id(), "VmHWM") as f64 / 1024.0;
     let ms = |t: Option<Instant>| t.map_or(f64::NAN, |t| (t - t0).as_secs_f64() * 1000.0);
     let mut each: Vec<f64> = rx
         .all()
         .iter()
+        .take(n)
         .map(|r| (r.at - t0).as_secs_f64() * 1000.0)
         .collect();
     each.sort_by(f64::total_cmp);
@@ -112,6 +145,7 @@ async fn measure(n: usize) -> anyhow::Result<Row> {
         p99_ms: percentile(&each, 0.99),
         rate: n as f64 / ((last_ms - first_ms) / 1000.0).max(0.001),
         rss_mb,
+        next_first: (percentile(&firsts, 0.5), percentile(&firsts, 0.99)),
     })
 }
 
@@ -123,12 +157,12 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| endpoints | API call | first delivery | last delivery | delivery p50 / p99 | deliveries/s | peak RSS |"
+        "| endpoints | API call | first delivery | last delivery | delivery p50 / p99 | deliveries/s | peak RSS | next updates' first delivery p50 / p99 |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in rows {
         println!(
-            "| {} | {:.0} ms | {:.0} ms | {:.2} s | {:.0} / {:.0} ms | {:.0} | {:.0} MB |",
+            "| {} | {:.0} ms | {:.0} ms | {:.2} s | {:.0} / {:.0} ms | {:.0} | {:.0} MB | {:.0} / {:.0} ms |",
             r.n,
             r.api_ms,
             r.first_ms,
@@ -136,7 +170,9 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<()> {
             r.p50_ms,
             r.p99_ms,
             r.rate,
-            r.rss_mb
+            r.rss_mb,
+            r.next_first.0,
+            r.next_first.1
         );
     }
     Ok(())

@@ -109,6 +109,7 @@ pub struct Mailer {
     /// One permit per SMTP connection: lettre's pool keeps at most that many idle but
     /// opens more when more sends wait; this keeps the connections to the setting.
     connections: tokio::sync::Semaphore,
+    connection_limit: usize,
     /// Until when a server asked us to slow down.
     paused_until: Mutex<Option<Instant>>,
     /// How long the next pause lasts (doubles while servers keep asking).
@@ -223,14 +224,14 @@ impl Mailer {
             _ => None,
         };
         let rate = NonZeroU32::new(settings.smtp_rate).unwrap_or(NonZeroU32::MIN);
+        let connection_limit = usize::try_from(settings.smtp_connections.max(1)).unwrap_or(1);
         Ok(Mailer {
             transport,
             from,
             limiter: RateLimiter::direct(Quota::per_second(rate)),
             rate: rate.get(),
-            connections: tokio::sync::Semaphore::new(
-                usize::try_from(settings.smtp_connections.max(1)).unwrap_or(1),
-            ),
+            connections: tokio::sync::Semaphore::new(connection_limit),
+            connection_limit,
             paused_until: Mutex::new(None),
             pause: Mutex::new(FIRST_PAUSE),
             dkim,
@@ -315,6 +316,11 @@ impl Mailer {
     /// The pace limit, messages per second.
     pub fn rate(&self) -> u32 {
         self.rate
+    }
+
+    /// Connections to the SMTP server at most (`HERALD_SMTP_CONNECTIONS`).
+    pub fn connections(&self) -> usize {
+        self.connection_limit
     }
 
     /// Waits for the next message's turn: the pace limit, and a pause a server asked for.

@@ -739,16 +739,27 @@ impl Notifier {
     /// `concurrency` sends busy while claims and writes are under way, and for mail no
     /// more than the pace limit lets out within half a lease.
     fn pipeline(&self, lane: Lane) -> usize {
-        let busy = self.concurrency.max(1) * PIPELINE;
+        let busy = self.sending(lane) * PIPELINE;
         match lane {
             Lane::Mail => {
                 let paced =
                     u64::from(self.mailer.rate()) * (self.lease.num_seconds().max(2) as u64) / 2;
                 busy.min(usize::try_from(paced).unwrap_or(usize::MAX))
-                    .max(self.concurrency.max(1))
+                    .max(self.sending(lane))
             }
             Lane::Hooks => busy,
         }
+    }
+
+    /// Deliveries a lane sends at once: for mail no more than its SMTP connections can
+    /// carry (two waiting per connection, so one is ready when another ends), since
+    /// more would only wait in memory; for endpoints the setting.
+    fn sending(&self, lane: Lane) -> usize {
+        match lane {
+            Lane::Mail => self.concurrency.min(self.mailer.connections() * 2),
+            Lane::Hooks => self.concurrency,
+        }
+        .max(1)
     }
 
     fn woken(&self, lane: Lane) -> &Notify {
@@ -950,8 +961,8 @@ impl Notifier {
         mut jobs: mpsc::Receiver<Job>,
         done: mpsc::UnboundedSender<Done>,
     ) {
-        let slots = Arc::new(Semaphore::new(self.concurrency.max(1)));
-        let unrecorded = Arc::new(Semaphore::new(self.concurrency.max(1) * UNRECORDED));
+        let slots = Arc::new(Semaphore::new(self.sending(lane)));
+        let unrecorded = Arc::new(Semaphore::new(self.sending(lane) * UNRECORDED));
         while let Some(job) = jobs.recv().await {
             let Ok(sent) = unrecorded.clone().acquire_owned().await else {
                 return;

@@ -153,6 +153,8 @@ pub async fn connect_with(
                 .synchronous(sync)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                .pragma("cache_size", "-1024")
+                .statement_cache_capacity(32)
         });
     } else {
         opts.max_connections(16);

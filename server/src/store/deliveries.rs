@@ -160,29 +160,61 @@ pub async fn next_due(
     db: &impl ConnectionTrait,
     channels: &[Channel],
 ) -> Result<Option<DateTime<Utc>>> {
-    let due = deliveries::Entity::find()
+    next_due_after(db, channels, None).await
+}
+
+/// When the next delivery on `channels` falls due after `after` (when given): the
+/// earliest retry or pending time, or lease end.
+pub async fn next_due_after(
+    db: &impl ConnectionTrait,
+    channels: &[Channel],
+    after: Option<DateTime<Utc>>,
+) -> Result<Option<DateTime<Utc>>> {
+    let mut next: Option<DateTime<Utc>> = None;
+    for (state, column, after) in [
+        (
+            DeliveryState::Pending,
+            deliveries::Column::NextAttemptAt,
+            after,
+        ),
+        (
+            DeliveryState::Retrying,
+            deliveries::Column::NextAttemptAt,
+            after,
+        ),
+        (DeliveryState::Sending, deliveries::Column::LeaseUntil, None),
+    ] {
+        if let Some(t) = earliest(db, channels, state, column, after).await? {
+            next = Some(next.map_or(t, |n| Ord::min(n, t)));
+        }
+    }
+    Ok(next)
+}
+
+/// The earliest `column` among deliveries in `state` on `channels` (later than `after`),
+/// one state at a time so it is read along `idx_deliveries_due` or
+/// `idx_deliveries_lease` and never scans the delivered history.
+async fn earliest(
+    db: &impl ConnectionTrait,
+    channels: &[Channel],
+    state: DeliveryState,
+    column: deliveries::Column,
+    after: Option<DateTime<Utc>>,
+) -> Result<Option<DateTime<Utc>>> {
+    let mut q = deliveries::Entity::find()
         .select_only()
-        .column(deliveries::Column::NextAttemptAt)
-        .filter(deliveries::Column::Channel.is_in(channels.iter().copied()))
-        .filter(deliveries::Column::State.is_in([DeliveryState::Pending, DeliveryState::Retrying]))
-        .order_by_asc(deliveries::Column::NextAttemptAt)
-        .into_tuple::<DateTime<Utc>>()
-        .one(db)
-        .await?;
-    let lease = deliveries::Entity::find()
-        .select_only()
-        .column(deliveries::Column::LeaseUntil)
-        .filter(deliveries::Column::Channel.is_in(channels.iter().copied()))
-        .filter(deliveries::Column::State.eq(DeliveryState::Sending))
-        .order_by_asc(deliveries::Column::LeaseUntil)
+        .column(column)
+        .filter(deliveries::Column::State.eq(state))
+        .filter(column.is_not_null())
+        .filter(deliveries::Column::Channel.is_in(channels.iter().copied()));
+    if let Some(after) = after {
+        q = q.filter(column.gt(after));
+    }
+    Ok(q.order_by_asc(column)
         .into_tuple::<Option<DateTime<Utc>>>()
         .one(db)
         .await?
-        .flatten();
-    Ok(match (due, lease) {
-        (Some(a), Some(b)) => Some(Ord::min(a, b)),
-        (a, b) => a.or(b),
-    })
+        .flatten())
 }
 
 /// How an attempt went.

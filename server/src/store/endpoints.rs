@@ -105,31 +105,7 @@ pub async fn next_due_after(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>> {
-    use sea_orm::{QueryOrder, QuerySelect};
-    let due = deliveries::Entity::find()
-        .select_only()
-        .column(deliveries::Column::NextAttemptAt)
-        .filter(deliveries::Column::Channel.is_in(CHANNELS.iter().copied()))
-        .filter(deliveries::Column::State.is_in([DeliveryState::Pending, DeliveryState::Retrying]))
-        .filter(deliveries::Column::NextAttemptAt.gt(now))
-        .order_by_asc(deliveries::Column::NextAttemptAt)
-        .into_tuple::<DateTime<Utc>>()
-        .one(db)
-        .await?;
-    let lease = deliveries::Entity::find()
-        .select_only()
-        .column(deliveries::Column::LeaseUntil)
-        .filter(deliveries::Column::Channel.is_in(CHANNELS.iter().copied()))
-        .filter(deliveries::Column::State.eq(DeliveryState::Sending))
-        .order_by_asc(deliveries::Column::LeaseUntil)
-        .into_tuple::<Option<DateTime<Utc>>>()
-        .one(db)
-        .await?
-        .flatten();
-    Ok(match (due, lease) {
-        (Some(a), Some(b)) => Some(Ord::min(a, b)),
-        (a, b) => a.or(b),
-    })
+    super::deliveries::next_due_after(db, CHANNELS, Some(now)).await
 }
 
 /// An endpoint's row, made if it is not there.
