@@ -156,7 +156,16 @@ async fn fixtures(app: &TestApp, tag: &str) -> HashMap<String, String> {
         .await
         .expect(201)
         .json();
+    let user = app
+        .post(
+            &app.page_path("/users"),
+            json!({"user": {"email": format!("roles-user-{}@example.com", tag.replace(' ', "-")), "role": "viewer"}}),
+        )
+        .await
+        .expect(201)
+        .json();
     HashMap::from([
+        ("user_id".to_owned(), id(&user)),
         ("page_id".to_owned(), app.page_id.clone()),
         ("component_id".to_owned(), id(&component)),
         ("group_id".to_owned(), id(&group)),
