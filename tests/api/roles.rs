@@ -341,6 +341,7 @@ async fn public_routes_need_no_token_and_admin_routes_refuse_none() {
         ("incident_id".to_owned(), id.to_owned()),
         ("incident_update_id".to_owned(), "nonexistent3".to_owned()),
         ("token_id".to_owned(), "nonexistent4".to_owned()),
+        ("user_id".to_owned(), "nonexistent9".to_owned()),
         ("subscriber_id".to_owned(), "nonexistent5".to_owned()),
         ("tenant_id".to_owned(), "nonexistent6".to_owned()),
         ("delivery_id".to_owned(), "999999".to_owned()),
