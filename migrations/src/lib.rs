@@ -16,6 +16,7 @@ mod m20261203_000001_add_promise_reminders;
 mod m20261203_000002_add_maintenance_plan;
 mod m20261203_000003_add_maintenance_series;
 mod m20261204_000001_add_subscriber_follows_all;
+mod m20261204_000002_add_users;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_add_maintenance_plan::Migration),
             Box::new(m20261203_000003_add_maintenance_series::Migration),
             Box::new(m20261204_000001_add_subscriber_follows_all::Migration),
+            Box::new(m20261204_000002_add_users::Migration),
         ]
     }
 }

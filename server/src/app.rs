@@ -28,6 +28,8 @@ pub struct AppState {
     pub subscribe_limits: crate::public::subscribe::Limits,
     /// Failed authentications to the admin API, per client.
     pub auth_throttle: crate::http::auth::Throttle,
+    /// Console sign-in, welcome and reset attempts, per client and per address.
+    pub console_limits: crate::console::auth::Limits,
     draining: AtomicBool,
 }
 
@@ -64,6 +66,7 @@ impl AppState {
                 clock.clone(),
                 settings.auth_failure_limit,
             ),
+            console_limits: crate::console::auth::Limits::new(clock.clone()),
             store,
             snapshots,
             clock,

@@ -99,6 +99,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Console users: people who sign in at /admin.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Show the page.
     Page {
         #[command(subcommand)]
@@ -148,6 +153,30 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by id or prefix.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print a one-time sign-in link, alone, on stdout: opened within
+    /// 24 hours, it lets the person choose a password and signs them in.
+    Create {
+        /// The person's email address (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// viewer (reads), responder (incidents and components) or admin.
+        #[arg(long)]
+        role: Role,
+        /// How the console and the audit log name them (default: the address).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print a new one-time sign-in link for an existing user (a forgotten password).
+    Link {
+        #[arg(long)]
+        email: String,
+    },
+    /// List users.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +283,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             st.close().await;
             Ok(())
         }
+        Command::User { command } => {
+            let public_url = settings.public_url.clone();
+            let st = open(&settings, &clock).await?;
+            let result = user(&st, &clock, public_url.as_deref(), command).await;
+            st.close().await;
+            result
+        }
         Command::Page {
             command: PageCommand::Show,
         } => {
@@ -318,6 +354,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn user(
+    st: &Store,
+    clock: &Clock,
+    public_url: Option<&str>,
+    command: UserCommand,
+) -> anyhow::Result<()> {
+    use crate::domain::user::Purpose;
+    let url = match public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => store::pages::get(st.db(), st.page_id())
+            .await?
+            .url
+            .trim_end_matches('/')
+            .to_owned(),
+    };
+    match command {
+        UserCommand::Create { email, role, name } => {
+            let mut w = st.begin(&store::Actor::system("cli"), clock.now()).await?;
+            let (u, token) =
+                store::users::create_with_link(&mut w, store::users::NewUser { email, name, role })
+                    .await?;
+            w.commit().await?;
+            eprintln!(
+                "created {} ({}); the link below works once, for 24 hours:",
+                u.email, u.role
+            );
+            println!("{url}/admin/welcome?token={}", token.0);
+        }
+        UserCommand::Link { email } => {
+            let Some(u) = store::users::find_by_email(st.db(), st.page_id(), &email).await? else {
+                anyhow::bail!("no user has the address {email}");
+            };
+            if u.disabled_at.is_some() {
+                anyhow::bail!("{email} is disabled; enable them first");
+            }
+            let token =
+                store::users::issue_link(st.db(), &u.id, Purpose::Reset, clock.now()).await?;
+            eprintln!("the link below works once, for 24 hours:");
+            println!("{url}/admin/welcome?token={}", token.0);
+        }
+        UserCommand::List => {
+            for u in store::users::list(st.db(), st.page_id()).await? {
+                let state = if u.disabled_at.is_some() {
+                    "disabled"
+                } else if u.has_password {
+                    "active"
+                } else {
+                    "invited"
+                };
+                println!("{}\t{}\t{}\t{}\t{}", u.id, u.email, u.role, state, u.name);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]

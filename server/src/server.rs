@@ -108,6 +108,7 @@ pub async fn launch(
             .wrap(from_fn(http::strip_base))
             .wrap(from_fn(http::access::log))
             .configure(http::configure)
+            .configure(crate::console::configure)
             .configure(public::configure)
     })
     .workers(workers.max(1))

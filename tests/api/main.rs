@@ -3,6 +3,8 @@
 mod access;
 mod browser;
 mod components;
+mod console;
+mod console_browser;
 mod hardening;
 mod hostile;
 mod incidents;

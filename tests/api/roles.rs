@@ -156,7 +156,16 @@ async fn fixtures(app: &TestApp, tag: &str) -> HashMap<String, String> {
         .await
         .expect(201)
         .json();
+    let user = app
+        .post(
+            &app.page_path("/users"),
+            json!({"user": {"email": format!("roles-user-{}@example.com", tag.replace(' ', "-")), "role": "viewer"}}),
+        )
+        .await
+        .expect(201)
+        .json();
     HashMap::from([
+        ("user_id".to_owned(), id(&user)),
         ("page_id".to_owned(), app.page_id.clone()),
         ("component_id".to_owned(), id(&component)),
         ("group_id".to_owned(), id(&group)),
@@ -332,6 +341,7 @@ async fn public_routes_need_no_token_and_admin_routes_refuse_none() {
         ("incident_id".to_owned(), id.to_owned()),
         ("incident_update_id".to_owned(), "nonexistent3".to_owned()),
         ("token_id".to_owned(), "nonexistent4".to_owned()),
+        ("user_id".to_owned(), "nonexistent9".to_owned()),
         ("subscriber_id".to_owned(), "nonexistent5".to_owned()),
         ("tenant_id".to_owned(), "nonexistent6".to_owned()),
         ("delivery_id".to_owned(), "999999".to_owned()),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ComponentId, ComponentStatus, IncidentId, IncidentStatus, PageId, SubscriberId, TenantId,
-    UpdateId,
+    UpdateId, UserId,
 };
 
 fn yes() -> bool {
@@ -161,6 +161,10 @@ pub enum Event {
     TenantUpdated { tenant_id: TenantId },
     #[serde(rename = "tenant.deleted")]
     TenantDeleted { tenant_id: TenantId },
+    /// A console user is to be mailed a one-time sign-in link (`invite` or `reset`);
+    /// the link is made when the mail is sent, so no token is ever stored.
+    #[serde(rename = "user.sign_in_requested")]
+    SignInRequested { user_id: UserId, purpose: String },
 }
 
 /// The kinds of events readers of the public page cannot see.
@@ -179,6 +183,7 @@ pub const PRIVATE_KINDS: &[&str] = &[
     "tenant.created",
     "tenant.updated",
     "tenant.deleted",
+    "user.sign_in_requested",
 ];
 
 /// What an event is about, as stored beside it.
@@ -228,6 +233,7 @@ impl Event {
             TenantCreated { tenant_id }
             | TenantUpdated { tenant_id }
             | TenantDeleted { tenant_id } => ("tenant", tenant_id.as_str()),
+            SignInRequested { user_id, .. } => ("user", user_id.as_str()),
         };
         Subject { kind, id }
     }
@@ -249,6 +255,7 @@ impl Event {
             } => *notify_subscribers,
             MaintenanceRescheduled { notify, .. } => *notify,
             ConfirmationRequested { .. }
+            | SignInRequested { .. }
             | EndpointFailing { .. }
             | PromiseReminder { .. }
             | MaintenanceReminder { .. }

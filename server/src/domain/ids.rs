@@ -99,3 +99,7 @@ id_type!(
     /// A tenant: a customer organisation with contacts and the components it runs on.
     TenantId
 );
+id_type!(
+    /// A person who signs in to the console.
+    UserId
+);

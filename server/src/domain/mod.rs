@@ -18,11 +18,12 @@ mod status;
 pub mod template;
 pub mod text;
 pub mod uptime;
+pub mod user;
 pub mod webhook;
 
 pub use component::{Component, StatusChange};
 pub use events::Event;
-pub use ids::{ComponentId, IncidentId, PageId, SubscriberId, TenantId, TokenId, UpdateId};
+pub use ids::{ComponentId, IncidentId, PageId, SubscriberId, TenantId, TokenId, UpdateId, UserId};
 pub use impact::Period;
 pub use incident::{AffectedComponent, Incident, Update};
 pub use lifecycle::{Kind, LifecycleError, check_window};

@@ -140,6 +140,7 @@ string_enum!(
         Confirmation => "confirmation",
         Owner => "owner",
         Responder => "responder",
+        User => "user",
     }
 );
 

@@ -49,7 +49,7 @@ const MAX_CLIENTS: usize = 100_000;
 /// Herald's clock as governor reads it (time since the epoch), so tests on a manual
 /// clock move the throttle without sleeping.
 #[derive(Clone, Debug)]
-struct Ticks(Clock);
+pub(crate) struct Ticks(pub(crate) Clock);
 
 impl governor::clock::Clock for Ticks {
     type Instant = Duration;

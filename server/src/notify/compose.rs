@@ -80,6 +80,14 @@ struct ConfirmMail {
 }
 
 #[derive(Serialize)]
+struct SignInMail {
+    url: String,
+    /// A reset, not an invitation.
+    reset: bool,
+    hours: i64,
+}
+
+#[derive(Serialize)]
 struct TenantView {
     name: String,
     /// What it runs on that is affected, in words ("Prod2 (EU)").
@@ -100,6 +108,7 @@ struct MailView<'a> {
     incident: Option<IncidentMail>,
     component: Option<ComponentMail>,
     confirm: Option<ConfirmMail>,
+    sign_in: Option<SignInMail>,
     /// Said first, over the rest: a maintenance reminder, a reschedule.
     notice: Option<&'a str>,
 }
@@ -350,6 +359,7 @@ impl Composer {
                     }),
                     component: None,
                     confirm: None,
+                    sign_in: None,
                 };
                 self.render("incident", &view)?
             }
@@ -376,6 +386,7 @@ impl Composer {
                         at: time_view(*at, page.tz),
                     }),
                     confirm: None,
+                    sign_in: None,
                     notice: None,
                 };
                 self.render("component", &view)?
@@ -411,8 +422,42 @@ impl Composer {
                 url: url.to_owned(),
                 components: (!ids.is_empty()).then(|| names(&ids, &index)),
             }),
+            sign_in: None,
             notice: None,
         };
         self.render("confirm", &view)
+    }
+
+    /// The one-time sign-in link for a console user: an invitation or a reset.
+    pub fn sign_in(
+        &self,
+        page: &PageFacts,
+        url: &str,
+        purpose: crate::domain::user::Purpose,
+    ) -> Result<Rendered, String> {
+        let reset = purpose == crate::domain::user::Purpose::Reset;
+        let subject = if reset {
+            format!("Reset your password for the {} console", page.name)
+        } else {
+            format!("You are invited to the {} status console", page.name)
+        };
+        let view = MailView {
+            subject: &subject,
+            page_name: &page.name,
+            page_url: &page.url,
+            manage_url: None,
+            unsubscribe_url: None,
+            tenant: None,
+            incident: None,
+            component: None,
+            confirm: None,
+            sign_in: Some(SignInMail {
+                url: url.to_owned(),
+                reset,
+                hours: crate::domain::user::link_lifetime().num_hours(),
+            }),
+            notice: None,
+        };
+        self.render("signin", &view)
     }
 }

@@ -85,6 +85,9 @@ struct MailContext {
     subjects: HashMap<i64, Subject>,
     subs: HashMap<SubscriberId, entity::subscribers::Model>,
     tenants: HashMap<crate::domain::TenantId, TenantFacts>,
+    /// The sign-in link made for each sign-in delivery of the batch (by delivery id):
+    /// made as the mail goes out, so no token waits in the database.
+    sign_in: HashMap<i64, String>,
     now: DateTime<Utc>,
 }
 
@@ -258,6 +261,11 @@ enum Subject {
         at: DateTime<Utc>,
     },
     Confirmation(SubscriberId),
+    /// A console user is sent a one-time sign-in link.
+    SignIn {
+        user: crate::domain::UserId,
+        purpose: crate::domain::user::Purpose,
+    },
     /// A subscriber's endpoint is failing (or was paused): its owner is told.
     EndpointFailing(SubscriberId, bool),
     /// A maintenance runs past its window: the responders are told.
@@ -478,6 +486,10 @@ impl Notifier {
             Event::ConfirmationRequested { subscriber_id } => {
                 Ok(Subject::Confirmation(subscriber_id))
             }
+            Event::SignInRequested { user_id, purpose } => Ok(Subject::SignIn {
+                user: user_id,
+                purpose: crate::domain::user::Purpose::parse(&purpose),
+            }),
             Event::EndpointFailing {
                 subscriber_id,
                 paused,
@@ -558,6 +570,7 @@ impl Notifier {
             Subject::Overrun(incident) => format!("<overrun.{}.{seq}.{r}@{host}>", incident.id),
             Subject::Component { id, .. } => format!("<component.{id}.{seq}.{r}@{host}>"),
             Subject::Confirmation(s) => format!("<confirm.{s}.{seq}@{host}>"),
+            Subject::SignIn { user, .. } => format!("<signin.{user}.{seq}@{host}>"),
             Subject::EndpointFailing(s, _) => format!("<endpoint.{s}.{seq}@{host}>"),
             Subject::Reminder { incident, .. } => {
                 format!("<reminder.{}.{seq}.{r}@{host}>", incident.id)
@@ -664,6 +677,20 @@ impl Notifier {
                                 None,
                             )]
                         }
+                        Ok(_) | Err(StoreError::NotFound { .. }) => Vec::new(),
+                        Err(e) => return Err(e),
+                    };
+                    (batch, audience::DONE.to_owned())
+                }
+                ("tenants", Subject::SignIn { user, .. }) => {
+                    let batch = match crate::store::users::row(db, user).await {
+                        Ok(u) if u.disabled_at.is_none() => vec![delivery(
+                            Channel::Email,
+                            &u.email,
+                            RecipientKind::User,
+                            None,
+                            None,
+                        )],
                         Ok(_) | Err(StoreError::NotFound { .. }) => Vec::new(),
                         Err(e) => return Err(e),
                     };
@@ -910,11 +937,30 @@ impl Notifier {
                         slot.insert(self.subject(d.event_seq).await?);
                     }
                 }
+                let mut sign_in = HashMap::new();
+                for d in batch {
+                    if let Some(Subject::SignIn { user, purpose }) = subjects.get(&d.event_seq) {
+                        match crate::store::users::row(db, user).await {
+                            Ok(u) if u.disabled_at.is_none() && u.email == d.recipient => {
+                                let token =
+                                    crate::store::users::issue_link(db, user, *purpose, now)
+                                        .await?;
+                                sign_in.insert(
+                                    d.id,
+                                    format!("{}/admin/welcome?token={}", page.url, token.0),
+                                );
+                            }
+                            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
                 Ok(Context::Mail(Box::new(MailContext {
                     page,
                     subjects,
                     subs,
                     tenants: tenants_,
+                    sign_in,
                     now,
                 })))
             }
@@ -1011,11 +1057,10 @@ impl Notifier {
                     return None;
                 }
                 let started = Instant::now();
-                let outcome =
-                    match self.prepare(&d, &c.page, &c.subjects, &c.subs, &c.tenants, c.now) {
-                        Err(o) => o,
-                        Ok(message) => self.mailer.send(message).await,
-                    };
+                let outcome = match self.prepare(&d, c, c.now) {
+                    Err(o) => o,
+                    Ok(message) => self.mailer.send(message).await,
+                };
                 if let deliveries::Outcome::Temporary(e) | deliveries::Outcome::Permanent(e) =
                     &outcome
                 {
@@ -1248,13 +1293,11 @@ impl Notifier {
     fn prepare(
         &self,
         d: &entity::deliveries::Model,
-        page: &PageFacts,
-        subjects: &HashMap<i64, Subject>,
-        subs: &HashMap<SubscriberId, entity::subscribers::Model>,
-        tenants_: &HashMap<crate::domain::TenantId, TenantFacts>,
+        c: &MailContext,
         now: DateTime<Utc>,
     ) -> Result<lettre::Message, deliveries::Outcome> {
         use deliveries::Outcome::Cancelled;
+        let (page, subjects, subs, tenants_) = (&c.page, &c.subjects, &c.subs, &c.tenants);
         let sub = d.subscriber_id.as_ref().and_then(|id| subs.get(id));
         let wanted = match d.recipient_kind {
             RecipientKind::Confirmation => SubscriberState::Unconfirmed,
@@ -1298,6 +1341,17 @@ impl Notifier {
                     return Err(Cancelled("the subscriber is gone".into()));
                 };
                 (owner_notice(page, s, *paused), None)
+            }
+            Subject::SignIn { purpose, .. } => {
+                let Some(url) = c.sign_in.get(&d.id) else {
+                    return Err(Cancelled("the user is gone or disabled".into()));
+                };
+                match self.composer.sign_in(page, url, *purpose) {
+                    Ok(r) => (r, None),
+                    Err(e) => {
+                        return Err(deliveries::Outcome::Permanent(format!("rendering: {e}")));
+                    }
+                }
             }
             Subject::Confirmation(_) => {
                 let Some(s) = sub else {

@@ -46,6 +46,8 @@ pub struct Audience {
     pub subscribers: u64,
     /// Subscribers of this incident only.
     pub incident_subscribers: u64,
+    /// Herald: the subscribers (of the page or the incident) told by email.
+    pub people: u64,
     pub tenants: Vec<TenantCount>,
     /// Each affected component with how many subscribers follow it.
     pub components: Vec<ComponentCount>,
@@ -135,6 +137,15 @@ impl Notifier {
             for r in list {
                 a.total += 1;
                 *a.channels.entry(r.channel.as_str().to_owned()).or_default() += 1;
+                if r.channel == Channel::Email
+                    && matches!(
+                        r.kind,
+                        crate::domain::RecipientKind::Subscriber
+                            | crate::domain::RecipientKind::IncidentSubscriber
+                    )
+                {
+                    a.people += 1;
+                }
                 match r.kind {
                     crate::domain::RecipientKind::Subscriber => {
                         a.subscribers += 1;

@@ -101,6 +101,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../templates/email/confirm.txt.hbs"),
     ),
     (
+        "email/signin.html",
+        include_str!("../../../templates/email/signin.html.hbs"),
+    ),
+    (
+        "email/signin.txt",
+        include_str!("../../../templates/email/signin.txt.hbs"),
+    ),
+    (
         "pages/subscribe",
         include_str!("../../../templates/pages/subscribe.hbs"),
     ),
@@ -111,6 +119,54 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "pages/message",
         include_str!("../../../templates/pages/message.hbs"),
+    ),
+    (
+        "layouts/admin",
+        include_str!("../../../templates/admin/layout.hbs"),
+    ),
+    (
+        "partials/admin_components",
+        include_str!("../../../templates/admin/components.hbs"),
+    ),
+    (
+        "partials/admin_preview",
+        include_str!("../../../templates/admin/preview.hbs"),
+    ),
+    (
+        "admin/message",
+        include_str!("../../../templates/admin/message.hbs"),
+    ),
+    (
+        "admin/signin",
+        include_str!("../../../templates/admin/signin.hbs"),
+    ),
+    (
+        "admin/welcome",
+        include_str!("../../../templates/admin/welcome.hbs"),
+    ),
+    (
+        "admin/reset",
+        include_str!("../../../templates/admin/reset.hbs"),
+    ),
+    (
+        "admin/dashboard",
+        include_str!("../../../templates/admin/dashboard.hbs"),
+    ),
+    (
+        "admin/deliveries",
+        include_str!("../../../templates/admin/deliveries.hbs"),
+    ),
+    (
+        "admin/declare",
+        include_str!("../../../templates/admin/declare.hbs"),
+    ),
+    (
+        "admin/incident",
+        include_str!("../../../templates/admin/incident.hbs"),
+    ),
+    (
+        "admin/postmortem",
+        include_str!("../../../templates/admin/postmortem.hbs"),
     ),
 ];
 

@@ -181,6 +181,11 @@ impl Snapshots {
         }
     }
 
+    /// The fingerprinted addresses of the stylesheet, script and icon (under the base).
+    pub fn static_links(&self) -> &StaticLinks {
+        &self.links
+    }
+
     pub fn current(&self) -> Option<Arc<Snapshot>> {
         self.current.read().ok().and_then(|g| g.clone())
     }

@@ -22,10 +22,12 @@ pub mod pages;
 pub mod reminders;
 pub mod seed;
 pub mod series;
+pub mod sessions;
 pub mod subscribers;
 pub mod templates;
 pub mod tenants;
 pub mod tokens;
+pub mod users;
 mod values;
 
 use std::sync::Arc;

@@ -5,6 +5,7 @@
 use crate::domain::{
     Channel, ComponentId, ComponentStatus, DeliveryState, Impact, IncidentId, IncidentStatus,
     PageId, RecipientKind, Role, SubscriberId, SubscriberState, TenantId, TokenId, UpdateId,
+    UserId,
 };
 
 macro_rules! text_value {
@@ -97,5 +98,6 @@ id_value!(
     UpdateId,
     TokenId,
     SubscriberId,
-    TenantId
+    TenantId,
+    UserId
 );

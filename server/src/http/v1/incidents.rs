@@ -356,7 +356,7 @@ fn incident_id(path: One) -> IncidentId {
 impl IncidentBody {
     /// The one conversion from a request body to the domain's changes. Components come
     /// from `components` (with a status) then `component_ids` (without), each once.
-    fn into_changes(self) -> Result<Changes, ApiError> {
+    pub(crate) fn into_changes(self) -> Result<Changes, ApiError> {
         let named = self.components.as_ref().map_or(0, BTreeMap::len)
             + self.component_ids.as_ref().map_or(0, Vec::len);
         if named > MAX_NAMED {
@@ -541,7 +541,7 @@ pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, 
 
 /// Fills the body from its template, if it names one, after turning
 /// `component_group_ids` into the groups' components.
-async fn templated(
+pub(crate) async fn templated(
     state: &AppState,
     mut b: IncidentBody,
     current: Option<&Incident>,

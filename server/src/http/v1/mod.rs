@@ -3,7 +3,7 @@
 mod components;
 mod deliveries;
 mod events;
-mod incidents;
+pub(crate) mod incidents;
 mod pages;
 mod reports;
 mod series;
@@ -11,6 +11,7 @@ mod subscribers;
 mod templates;
 pub(crate) mod tenants;
 mod tokens;
+mod users;
 
 use actix_web::{HttpResponse, http::Method};
 use serde::{Deserialize, Deserializer};
@@ -73,6 +74,7 @@ pub fn table() -> RouteTable {
     reports::routes(&mut t);
     series::routes(&mut t);
     deliveries::routes(&mut t);
+    users::routes(&mut t);
 
     t.add(
         M::GET,
@@ -130,7 +132,7 @@ pub fn table() -> RouteTable {
 
 /// What every response that embeds components or times needs: the page and its
 /// components.
-pub(super) struct View {
+pub(crate) struct View {
     pub page: Page,
     pub ctx: PageCtx,
     pub components: Vec<Component>,
@@ -166,7 +168,7 @@ where
 
 /// A committed change the public side may not show yet.
 #[must_use]
-pub(super) struct Shown(Option<i64>);
+pub(crate) struct Shown(Option<i64>);
 
 impl Shown {
     /// Waits until the public side shows it: call it once the answer is ready, so the
@@ -178,7 +180,7 @@ impl Shown {
 
 /// Runs a change in one write transaction at the clock's time.
 #[tracing::instrument(skip_all, fields(actor = %actor.name, seq))]
-pub(super) async fn commit<T, F>(
+pub(crate) async fn commit<T, F>(
     state: &AppState,
     actor: &Actor,
     f: F,
@@ -213,7 +215,7 @@ where
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub(super) struct Paging {
+pub(crate) struct Paging {
     #[schemars(range(max = u64::MAX))]
     pub page: Option<u64>,
     #[schemars(range(max = u64::MAX))]

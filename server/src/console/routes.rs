@@ -1,0 +1,80 @@
+//! Every console route with the role it needs, in one table: the routes are mounted
+//! from it, the session guard reads it, and the role matrix test walks it. A route
+//! with no role (`None`) is open to people who are not signed in (sign-in, the
+//! one-time link, password reset).
+
+use actix_web::http::Method;
+
+use crate::domain::Role;
+
+pub struct Route {
+    pub method: Method,
+    /// Under the page's base path.
+    pub path: &'static str,
+    pub role: Option<Role>,
+}
+
+const fn route(method: Method, path: &'static str, role: Option<Role>) -> Route {
+    Route { method, path, role }
+}
+
+/// The console's routes.
+pub fn table() -> Vec<Route> {
+    use Role::{Responder, Viewer};
+    vec![
+        route(Method::GET, "/admin/signin", None),
+        route(Method::POST, "/admin/signin", None),
+        route(Method::GET, "/admin/welcome", None),
+        route(Method::POST, "/admin/welcome", None),
+        route(Method::GET, "/admin/reset", None),
+        route(Method::POST, "/admin/reset", None),
+        route(Method::POST, "/admin/signout", Some(Viewer)),
+        route(Method::GET, "/admin", Some(Viewer)),
+        route(Method::GET, "/admin/deliveries", Some(Viewer)),
+        route(Method::GET, "/admin/incidents/new", Some(Viewer)),
+        route(Method::POST, "/admin/incidents/new", Some(Responder)),
+        route(Method::GET, "/admin/incidents/{id}", Some(Viewer)),
+        route(
+            Method::POST,
+            "/admin/incidents/{id}/update",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/incidents/{id}/resolve",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/incidents/{id}/reopen",
+            Some(Responder),
+        ),
+        route(
+            Method::GET,
+            "/admin/incidents/{id}/postmortem",
+            Some(Viewer),
+        ),
+        route(
+            Method::POST,
+            "/admin/incidents/{id}/postmortem",
+            Some(Responder),
+        ),
+    ]
+}
+
+/// The role a request's route needs; a request that matches none needs an admin (the
+/// guard fails closed).
+pub fn role_of(method: &Method, pattern: Option<&str>) -> Role {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    pattern
+        .and_then(|p| {
+            table()
+                .into_iter()
+                .find(|r| r.method == *method && r.path == p)
+        })
+        .map_or(Role::Admin, |r| r.role.unwrap_or(Role::Viewer))
+}
