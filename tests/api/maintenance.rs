@@ -100,6 +100,9 @@ async fn a_maintenance_is_reminded_started_and_completed_at_its_edges() {
     // A day ahead, then an hour ahead: one reminder each.
     app.clock.set(at("2026-12-02T01:00:00Z"));
     sink.wait_for(2, StdDuration::from_secs(20)).await;
+    // What was sent is recorded before the clock jumps: a jump of hours would outlast a
+    // delivery's lease while it is being recorded, and it would be sent again.
+    app.deliveries_settled().await;
     app.clock.set(at("2026-12-03T00:00:00Z"));
     sink.wait_for(3, StdDuration::from_secs(20)).await;
     app.deliveries_settled().await;
@@ -145,6 +148,7 @@ async fn a_maintenance_is_reminded_started_and_completed_at_its_edges() {
     sink.wait_for(4, StdDuration::from_secs(20)).await;
 
     // The end: completed, the database back, followers told; nothing more after.
+    app.deliveries_settled().await;
     app.clock.set(at("2026-12-03T03:00:00Z"));
     eventually("the maintenance completes", || async {
         status(&app, &mid).await == "completed"
@@ -152,6 +156,7 @@ async fn a_maintenance_is_reminded_started_and_completed_at_its_edges() {
     .await;
     assert_eq!(component_status(&app, &db).await, "operational");
     sink.wait_for(5, StdDuration::from_secs(20)).await;
+    app.deliveries_settled().await;
     app.clock.set(at("2026-12-04T00:00:00Z"));
     app.deliveries_settled().await;
     assert_eq!(sink.to("all@x.test").len(), 5);
