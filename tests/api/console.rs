@@ -332,6 +332,14 @@ async fn the_cli_link_sets_a_password_and_signs_in_once() {
 #[tokio::test]
 async fn forms_without_the_right_token_or_from_elsewhere_change_nothing() {
     let app = TestApp::spawn().await;
+    // The console wears the page's inline icon.
+    let signin = app.public("/admin/signin").await.expect(200).text;
+    assert!(
+        signin.contains(
+            "<link rel=\"icon\" href=\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'"
+        ),
+        "{signin}"
+    );
     let api = id(&app.create_component("API", None).await);
     let mut ada = signed_in(&app, "ada@example.com", Role::Responder).await;
     let csrf = ada.csrf("/admin/incidents/new").await;

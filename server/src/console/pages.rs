@@ -46,7 +46,8 @@ pub fn frame(state: &AppState, title: &str, who: Option<&Signed>, section: &'sta
         base: state.base.clone(),
         title: format!("{title} · {page_name} console"),
         css_href: format!("{}{}", state.base, links.css),
-        icon_href: format!("{}{}", state.base, links.icon),
+        // A `data:` URI, the same on every page.
+        icon_href: links.icon.clone(),
         page_name,
         page_url,
         person: who.map(|w| Person {

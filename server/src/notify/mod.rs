@@ -1190,6 +1190,8 @@ impl Notifier {
     ) -> Result<webhook::Request, deliveries::Outcome> {
         use deliveries::Outcome::Cancelled;
         let (subjects, subs, tenant_secrets) = (&c.subjects, &c.subs, &c.tenant_secrets);
+        let rendering =
+            |e: serde_json::Error| deliveries::Outcome::Permanent(format!("rendering: {e}"));
         let sub = d.subscriber_id.as_ref().and_then(|id| subs.get(id));
         if d.subscriber_id.is_some() && sub.is_none_or(|s| s.state != SubscriberState::Active) {
             return Err(Cancelled(match sub {
@@ -1216,8 +1218,7 @@ impl Notifier {
             let body = maintenance::overrun_hook(&c.page.name, &c.ctx.url, c.ctx.tz, incident);
             return Ok(webhook::Request {
                 url: d.recipient.clone(),
-                body: serde_json::to_vec(&body)
-                    .map_err(|e| deliveries::Outcome::Permanent(format!("rendering: {e}")))?,
+                body: serde_json::to_vec(&body).map_err(rendering)?,
                 id: d.message_id.clone(),
                 secret,
                 previous,
@@ -1236,8 +1237,7 @@ impl Notifier {
             );
             return Ok(webhook::Request {
                 url: d.recipient.clone(),
-                body: serde_json::to_vec(&body)
-                    .map_err(|e| deliveries::Outcome::Permanent(format!("rendering: {e}")))?,
+                body: serde_json::to_vec(&body).map_err(rendering)?,
                 id: d.message_id.clone(),
                 secret,
                 previous,
@@ -1260,8 +1260,6 @@ impl Notifier {
         };
         // What every endpoint of the channel is told of the event is rendered once per
         // claimed batch; a webhook adds its own `meta`.
-        let rendering =
-            |e: serde_json::Error| deliveries::Outcome::Permanent(format!("rendering: {e}"));
         let shared = c.rendered(d.event_seq, d.channel, |view| {
             serde_json::to_vec(&match d.channel {
                 Channel::Webhook => hooks::webhook_members(view, &told, d.event_seq, kind),

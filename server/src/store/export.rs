@@ -265,6 +265,7 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
     insert_all::<audit_log::Entity, _>(&txn, doc.audit_log).await?;
     insert_all::<subscribers::Entity, _>(&txn, doc.subscribers).await?;
     insert_all::<subscriber_components::Entity, _>(&txn, doc.subscriber_components).await?;
+    super::subscribers::derive_follows_all(&txn).await?;
     insert_all::<tenants::Entity, _>(&txn, doc.tenants).await?;
     insert_all::<tenant_contacts::Entity, _>(&txn, doc.tenant_contacts).await?;
     insert_all::<tenant_components::Entity, _>(&txn, doc.tenant_components).await?;

@@ -133,6 +133,18 @@ async fn set_follows(
     Ok(())
 }
 
+/// Marks every subscriber who chose no component as following the whole page, and
+/// the others not, from the follows themselves (after an import, whose rows may come
+/// from before the mark existed).
+pub async fn derive_follows_all(db: &impl ConnectionTrait) -> Result<()> {
+    db.execute_unprepared(
+        "UPDATE subscribers SET follows_all = NOT EXISTS \
+         (SELECT 1 FROM subscriber_components f WHERE f.subscriber_id = subscribers.id)",
+    )
+    .await?;
+    Ok(())
+}
+
 /// Validates a new subscription into a row (not yet stored).
 pub fn validate(
     new: &NewSubscriber,
