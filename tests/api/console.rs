@@ -536,6 +536,16 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
     let open = id(&app
         .create_incident(json!({"name": "Open one", "status": "investigating", "body": "Looking.", "components": {&api: "partial_outage"}}))
         .await);
+    // Each placeholder of the table's paths, filled with a thing that exists. A page
+    // with a new kind of `{placeholder}` adds its thing here.
+    let ids: Vec<(&str, String)> = vec![("{id}", open.clone())];
+    let fill = |path: &str| {
+        let filled = ids
+            .iter()
+            .fold(path.to_owned(), |p, (k, v)| p.replace(k, v));
+        assert!(!filled.contains('{'), "no thing for {path}'s placeholder");
+        filled
+    };
     let table = herald::console::routes::table();
     assert!(table.len() >= 15, "the console's route table is short");
     let roles = [Role::Viewer, Role::Responder, Role::Admin];
@@ -549,7 +559,7 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
                 role,
             )
             .await;
-            let path = route.path.replace("{id}", &open);
+            let path = fill(route.path);
             let r = if route.method.as_str() == "GET" {
                 p.get(&path).await
             } else {
@@ -581,7 +591,7 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
     // Without a session: the open pages answer, the others send to sign-in.
     for route in &table {
         let mut p = Person::new(&app);
-        let path = route.path.replace("{id}", &open);
+        let path = fill(route.path);
         let r = if route.method.as_str() == "GET" {
             p.get(&path).await
         } else {

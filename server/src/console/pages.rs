@@ -24,6 +24,8 @@ pub struct Frame {
     pub page_name: String,
     pub page_url: String,
     pub css_href: String,
+    pub console_css_href: String,
+    pub console_js_href: String,
     pub icon_href: String,
     /// Who is signed in, if anyone.
     pub person: Option<Person>,
@@ -33,6 +35,8 @@ pub struct Frame {
     pub can_write: bool,
     /// Which part of the console this is, for the navigation.
     pub section: &'static str,
+    /// The server's clock (RFC 3339), from which the script counts down promises.
+    pub now: String,
 }
 
 pub fn frame(state: &AppState, title: &str, who: Option<&Signed>, section: &'static str) -> Frame {
@@ -46,6 +50,8 @@ pub fn frame(state: &AppState, title: &str, who: Option<&Signed>, section: &'sta
         base: state.base.clone(),
         title: format!("{title} · {page_name} console"),
         css_href: format!("{}{}", state.base, links.css),
+        console_css_href: format!("{}{}", state.base, links.console_css),
+        console_js_href: format!("{}{}", state.base, links.console_js),
         // A `data:` URI, the same on every page.
         icon_href: links.icon.clone(),
         page_name,
@@ -58,6 +64,10 @@ pub fn frame(state: &AppState, title: &str, who: Option<&Signed>, section: &'sta
         csrf: who.map(|w| w.csrf.clone()).unwrap_or_default(),
         can_write: who.is_some_and(Signed::can_write),
         section,
+        now: state
+            .clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }
 }
 

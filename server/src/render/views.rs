@@ -301,5 +301,8 @@ pub struct FeedView {
 pub struct StaticLinks {
     pub css: String,
     pub js: String,
+    /// The console's stylesheet and script (`/admin` only).
+    pub console_css: String,
+    pub console_js: String,
     pub icon: String,
 }

@@ -37,6 +37,9 @@ use crate::{
 
 const CSS: &[u8] = include_bytes!("../../../web/herald.css");
 const JS: &[u8] = include_bytes!("../../../web/herald.js");
+/// The console's own style and script: the public pages never load them.
+const CONSOLE_CSS: &[u8] = include_bytes!("../../../web/console.css");
+const CONSOLE_JS: &[u8] = include_bytes!("../../../web/console.js");
 const ICON: &[u8] = include_bytes!("../../../web/icon.svg");
 
 /// The icon as a `data:` URI (allowed by the page's Content-Security-Policy), with the
@@ -108,6 +111,16 @@ impl Snapshots {
         for (path, content_type, bytes) in [
             ("/static/herald.css", "text/css; charset=utf-8", CSS),
             ("/static/herald.js", "text/javascript; charset=utf-8", JS),
+            (
+                "/static/console.css",
+                "text/css; charset=utf-8",
+                CONSOLE_CSS,
+            ),
+            (
+                "/static/console.js",
+                "text/javascript; charset=utf-8",
+                CONSOLE_JS,
+            ),
             ("/static/icon.svg", "image/svg+xml", ICON),
         ] {
             statics.insert(
@@ -123,6 +136,8 @@ impl Snapshots {
         let links = StaticLinks {
             css: format!("/static/herald.css?v={}", fingerprint(CSS)),
             js: format!("/static/herald.js?v={}", fingerprint(JS)),
+            console_css: format!("/static/console.css?v={}", fingerprint(CONSOLE_CSS)),
+            console_js: format!("/static/console.js?v={}", fingerprint(CONSOLE_JS)),
             // Inline: a page's one icon costs no request of its own.
             icon: icon_data_uri(),
         };
