@@ -533,12 +533,18 @@ async fn a_viewer_sees_but_every_form_is_refused() {
 async fn every_console_route_enforces_its_role_and_is_never_cached() {
     let app = TestApp::spawn().await;
     let api = id(&app.create_component("API", None).await);
+    app.subscribe("told@example.com", &[]).await;
     let open = id(&app
         .create_incident(json!({"name": "Open one", "status": "investigating", "body": "Looking.", "components": {&api: "partial_outage"}}))
         .await);
     // Each placeholder of the table's paths, filled with a thing that exists. A page
     // with a new kind of `{placeholder}` adds its thing here.
-    let ids: Vec<(&str, String)> = vec![("{id}", open.clone())];
+    app.deliveries_settled().await;
+    let delivery = app.deliveries(&format!("incident_id={open}")).await[0]["id"]
+        .as_i64()
+        .unwrap_or_default()
+        .to_string();
+    let ids: Vec<(&str, String)> = vec![("{id}", open.clone()), ("{delivery}", delivery)];
     let fill = |path: &str| {
         let filled = ids
             .iter()

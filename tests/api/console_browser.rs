@@ -291,3 +291,122 @@ async fn flow(
     }
     Ok(())
 }
+
+/// The console's script, in Chromium: a promise counts down and turns red without a
+/// reload, `?` lists the shortcuts and `g n` opens the declare form, and the dashboard
+/// shows an incident declared elsewhere in place (the page is never reloaded).
+#[tokio::test]
+async fn the_console_script_counts_down_takes_shortcuts_and_updates_in_place() {
+    let (Some(chromium), Some(driver)) = (crate::browser::find_chromium(), find_chromedriver())
+    else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "Chromium and chromedriver are required in CI (apt-get install chromium-driver)"
+            );
+        }
+        eprintln!("console script test skipped: install chromium and chromium-driver");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let api = id(&app.create_component("API", None).await);
+    app.create_incident(serde_json::json!({"name": "Slow logins", "status": "identified", "body": "A cache is cold.", "components": {&api: "degraded_performance"}, "next_update_in_minutes": 4}))
+        .await;
+    let link = crate::console::invite(&app, "sam@example.com", Role::Responder).await;
+    let driver = Driver::start(&driver).await;
+    let b = driver
+        .browser_with(&chromium, &["--window-size=1100,1400"])
+        .await;
+    let outcome = script(&app, &b, &link).await;
+    let _ = b.close().await;
+    outcome.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn js(b: &Client, code: &str) -> Step<Value> {
+    b.execute(code, vec![]).await.map_err(err(code))
+}
+
+/// Waits until `code` returns true.
+async fn until(b: &Client, code: &str, within: Duration) -> Step<()> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if js(b, code).await? == Value::Bool(true) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("never true: {code}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn keys(b: &Client, text: &str) -> Step<()> {
+    b.find(Locator::Css("body"))
+        .await
+        .map_err(err("body"))?
+        .send_keys(text)
+        .await
+        .map_err(err(text))
+}
+
+async fn script(app: &TestApp, b: &Client, link: &str) -> Step<()> {
+    b.goto(&app.url(link)).await.map_err(err("the link"))?;
+    expect_text(b, "choose your password").await?;
+    fill(b, "#password", "a long night on call").await?;
+    fill(b, "#confirm", "a long night on call").await?;
+    click(b, "form button[type=submit]").await?;
+    expect_text(b, "Slow logins").await?;
+    // Four minutes left: amber, as the server rendered it.
+    let shown = js(
+        b,
+        "const c = document.querySelector('[data-due]'); return [c.className, c.querySelector('[data-countdown]').textContent];",
+    )
+    .await?;
+    if !shown[0]
+        .as_str()
+        .is_some_and(|c| c.contains("countdown-soon"))
+        || !shown[1].as_str().is_some_and(|t| t.starts_with("in "))
+    {
+        return Err(format!("the countdown as rendered: {shown}"));
+    }
+    // The promise passes (moved three minutes into the past): the script turns it red
+    // on its next tick, with no reload.
+    js(
+        b,
+        "window.stayed = true; const c = document.querySelector('[data-due]'); c.dataset.due = new Date(Date.now() - 181000).toISOString(); return true;",
+    )
+    .await?;
+    until(
+        b,
+        "const c = document.querySelector('[data-due]'); return c.classList.contains('countdown-overdue') && c.querySelector('[data-countdown]').textContent === 'overdue by 3 min' && window.stayed === true;",
+        Duration::from_secs(20),
+    )
+    .await?;
+
+    // Shortcuts: `?` lists them, Escape closes the list, `g n` declares.
+    keys(b, "?").await?;
+    until(
+        b,
+        "const k = document.querySelector('.console-keys'); return !!k && k.textContent.includes('g n') && k.textContent.includes('Declare incident');",
+        WAIT,
+    )
+    .await?;
+    keys(b, "\u{e00c}").await?;
+    until(b, "return !document.querySelector('.console-keys');", WAIT).await?;
+    keys(b, "g").await?;
+    keys(b, "n").await?;
+    expect_text(b, "Declare an incident").await?;
+
+    // Back on the dashboard, an incident declared through the API appears in place.
+    b.back().await.map_err(err("back"))?;
+    expect_text(b, "Slow logins").await?;
+    js(b, "window.stayed = true; return true;").await?;
+    app.create_incident(serde_json::json!({"name": "Webhooks delayed", "status": "investigating", "body": "Looking."}))
+        .await;
+    until(
+        b,
+        "return document.querySelector('main').textContent.includes('Webhooks delayed') && window.stayed === true;",
+        Duration::from_secs(45),
+    )
+    .await?;
+    Ok(())
+}

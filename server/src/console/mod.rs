@@ -6,6 +6,7 @@
 pub mod auth;
 mod dashboard;
 mod incidents;
+mod ledger;
 pub mod pages;
 mod postmortem;
 pub mod routes;
@@ -41,7 +42,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(signin::reset)),
             )
             .service(web::resource("/signout").route(web::post().to(signin::sign_out)))
-            .service(web::resource("/deliveries").route(web::get().to(dashboard::deliveries)))
+            .service(web::resource("/deliveries").route(web::get().to(ledger::deliveries)))
+            .service(
+                web::resource("/deliveries/{delivery}/redeliver")
+                    .route(web::post().to(ledger::redeliver_one)),
+            )
+            .service(web::resource("/audit").route(web::get().to(ledger::audit_log)))
+            .service(
+                web::resource("/incidents/{id}/deliveries").route(web::get().to(ledger::incident)),
+            )
+            .service(
+                web::resource("/incidents/{id}/redeliver")
+                    .route(web::post().to(ledger::redeliver_incident)),
+            )
             .service(
                 web::resource("/incidents/new")
                     .route(web::get().to(incidents::declare_form))

@@ -33,6 +33,8 @@ pub struct Frame {
     pub csrf: String,
     /// Whether the person may change things (responder or admin).
     pub can_write: bool,
+    /// Whether the person is an admin (the ledger, the audit log, settings).
+    pub is_admin: bool,
     /// Which part of the console this is, for the navigation.
     pub section: &'static str,
     /// The server's clock (RFC 3339), from which the script counts down promises.
@@ -63,6 +65,7 @@ pub fn frame(state: &AppState, title: &str, who: Option<&Signed>, section: &'sta
         }),
         csrf: who.map(|w| w.csrf.clone()).unwrap_or_default(),
         can_write: who.is_some_and(Signed::can_write),
+        is_admin: who.is_some_and(|w| w.user.role >= Role::Admin),
         section,
         now: state
             .clock

@@ -20,7 +20,7 @@ const fn route(method: Method, path: &'static str, role: Option<Role>) -> Route 
 
 /// The console's routes.
 pub fn table() -> Vec<Route> {
-    use Role::{Responder, Viewer};
+    use Role::{Admin, Responder, Viewer};
     vec![
         route(Method::GET, "/admin/signin", None),
         route(Method::POST, "/admin/signin", None),
@@ -30,7 +30,17 @@ pub fn table() -> Vec<Route> {
         route(Method::POST, "/admin/reset", None),
         route(Method::POST, "/admin/signout", Some(Viewer)),
         route(Method::GET, "/admin", Some(Viewer)),
-        route(Method::GET, "/admin/deliveries", Some(Viewer)),
+        // Recipients are personal data: the ledger and the audit log need what the
+        // API's need.
+        route(Method::GET, "/admin/deliveries", Some(Admin)),
+        route(
+            Method::POST,
+            "/admin/deliveries/{delivery}/redeliver",
+            Some(Admin),
+        ),
+        route(Method::GET, "/admin/incidents/{id}/deliveries", Some(Admin)),
+        route(Method::POST, "/admin/incidents/{id}/redeliver", Some(Admin)),
+        route(Method::GET, "/admin/audit", Some(Admin)),
         route(Method::GET, "/admin/incidents/new", Some(Viewer)),
         route(Method::POST, "/admin/incidents/new", Some(Responder)),
         route(Method::GET, "/admin/incidents/{id}", Some(Viewer)),

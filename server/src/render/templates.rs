@@ -153,8 +153,12 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../templates/admin/dashboard.hbs"),
     ),
     (
-        "admin/deliveries",
-        include_str!("../../../templates/admin/deliveries.hbs"),
+        "admin/ledger",
+        include_str!("../../../templates/admin/ledger.hbs"),
+    ),
+    (
+        "admin/audit",
+        include_str!("../../../templates/admin/audit.hbs"),
     ),
     (
         "admin/declare",

@@ -16,9 +16,27 @@ pub struct AuditRecord {
     pub detail: serde_json::Value,
 }
 
+/// Which records to read: all, or those about one subject or by one actor (each an
+/// index range, newest first).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub subject_id: Option<String>,
+    pub actor: Option<String>,
+}
+
 /// Newest first; `before` pages back through older records.
 pub async fn list(
     db: &impl ConnectionTrait,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<AuditRecord>> {
+    list_where(db, &Filter::default(), before, limit).await
+}
+
+/// Newest first among those `f` matches; `before` pages back through older records.
+pub async fn list_where(
+    db: &impl ConnectionTrait,
+    f: &Filter,
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<AuditRecord>> {
@@ -27,6 +45,12 @@ pub async fn list(
         .limit(limit);
     if let Some(before) = before {
         q = q.filter(audit_log::Column::Id.lt(before));
+    }
+    if let Some(s) = &f.subject_id {
+        q = q.filter(audit_log::Column::SubjectId.eq(s.clone()));
+    }
+    if let Some(a) = &f.actor {
+        q = q.filter(audit_log::Column::Actor.eq(a.clone()));
     }
     Ok(q.all(db)
         .await?

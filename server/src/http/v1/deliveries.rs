@@ -149,7 +149,8 @@ pub struct ListQuery {
     pub limit: Option<u64>,
 }
 
-fn filter(
+/// The ledger's filters as the API reads them (blank ones ignored).
+pub fn filter(
     incident_id: Option<&str>,
     update_id: Option<&str>,
     recipient: Option<&str>,
@@ -250,6 +251,35 @@ impl Enveloped for RedeliverBody {
     const KEY: &'static str = "redeliver";
 }
 
+/// Makes the deliveries `f` matches (or delivery `id`) due again, as `actor`, with an
+/// audit record; `only_given_up` keeps to those failed, dead or cancelled. The API and
+/// the console's ledger both redeliver through here. Returns how many.
+#[tracing::instrument(skip_all, fields(delivery = ?id, incident = ?f.incident_id))]
+pub async fn redeliver(
+    state: &AppState,
+    actor: &Actor,
+    f: &deliveries::Filter,
+    id: Option<i64>,
+    only_given_up: bool,
+) -> Result<u64, ApiError> {
+    let now = state.clock.now();
+    let n = super::write(state, actor, async |w| {
+        let n = deliveries::redeliver(w.conn(), f, id, only_given_up, now).await?;
+        let subject = id.map_or_else(|| format!("{n} deliveries"), |id| id.to_string());
+        w.audit(
+            "delivery.redeliver",
+            "delivery",
+            &subject,
+            serde_json::json!({"incident_id": f.incident_id, "update_id": f.update_id, "recipient": f.recipient, "count": n}),
+        )
+        .await?;
+        Ok(n)
+    })
+    .await?;
+    state.notifier.wake();
+    Ok(n)
+}
+
 pub async fn redeliver_many(
     state: web::Data<AppState>,
     actor: Actor,
@@ -272,20 +302,7 @@ pub async fn redeliver_many(
         ));
     }
     let only_given_up = !b.include_delivered.unwrap_or(false);
-    let now = state.clock.now();
-    let n = super::write(&state, &actor, async |w| {
-        let n = deliveries::redeliver(w.conn(), &f, None, only_given_up, now).await?;
-        w.audit(
-            "delivery.redeliver",
-            "delivery",
-            &format!("{n} deliveries"),
-            serde_json::json!({"incident_id": f.incident_id, "update_id": f.update_id, "recipient": f.recipient, "count": n}),
-        )
-        .await?;
-        Ok(n)
-    })
-    .await?;
-    state.notifier.wake();
+    let n = redeliver(&state, &actor, &f, None, only_given_up).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"redelivering": n})))
 }
 
@@ -298,27 +315,14 @@ pub async fn redeliver_one(
     if deliveries::get(state.store.db(), id).await?.is_none() {
         return Err(ApiError::NotFound(format!("delivery {id} was not found")));
     }
-    let now = state.clock.now();
-    super::write(&state, &actor, async |w| {
-        let n = deliveries::redeliver(
-            w.conn(),
-            &deliveries::Filter::default(),
-            Some(id),
-            false,
-            now,
-        )
-        .await?;
-        w.audit(
-            "delivery.redeliver",
-            "delivery",
-            &id.to_string(),
-            serde_json::json!({"count": n}),
-        )
-        .await?;
-        Ok(n)
-    })
+    redeliver(
+        &state,
+        &actor,
+        &deliveries::Filter::default(),
+        Some(id),
+        false,
+    )
     .await?;
-    state.notifier.wake();
     let Some(e) = deliveries::get(state.store.db(), id).await? else {
         return Err(ApiError::NotFound(format!("delivery {id} was not found")));
     };

@@ -1,7 +1,7 @@
 //! Statuspage's manage API v1, and Herald's additions under the same prefix.
 
 mod components;
-mod deliveries;
+pub(crate) mod deliveries;
 mod events;
 pub(crate) mod incidents;
 mod pages;
