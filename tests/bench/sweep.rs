@@ -2,6 +2,8 @@
 //! serving behave as a page's history grows, beside nginx serving the same bytes.
 //!
 //!     tests/bench/sweep.sh            (builds the release binaries, then runs this)
+//!     target/release/herald-bench hooks [N ...]   (webhook fan-out, see hooks.rs)
+//!     target/release/herald-bench console [N]     (console pages, see console.rs)
 //!
 //! For each size (BENCH_SIZES, default "1000 5000 20000") it seeds that many incidents
 //! straight into a fresh SQLite database, starts the release `herald serve` on it and
@@ -12,6 +14,7 @@
 //! same bytes in the same run. Not a test: figures, not verdicts. Traffic stays on
 //! 127.0.0.1 and everything stops by itself.
 
+mod console;
 mod hooks;
 mod seed;
 
@@ -526,6 +529,11 @@ async fn main() -> anyhow::Result<()> {
             sizes = vec![1_000, 10_000];
         }
         return hooks::run(&sizes).await;
+    }
+    // `herald-bench console [N]`: the console's pages at N incidents (default 20000).
+    if args.get(1).map(String::as_str) == Some("console") {
+        let n = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(20_000);
+        return console::run(n).await;
     }
     let sizes: Vec<usize> = env_or("BENCH_SIZES", "1000 5000 20000")
         .split_whitespace()
