@@ -160,7 +160,10 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
     cli(dir.path(), &db, &["migrate"])?;
     let t = Instant::now();
     let page_id = super::seed::seed(&db, n, chrono::Utc::now()).await?;
-    eprintln!("  seeded {n} incidents in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "  seeded {n} incidents in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let mut csv = String::from("email\n");
     for i in 0..SUBSCRIBERS {
         csv.push_str(&format!("person{i:06}@example.com\n"));
@@ -170,7 +173,14 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
     let link = cli(
         dir.path(),
         &db,
-        &["user", "create", "--email", "bench@example.com", "--role", "admin"],
+        &[
+            "user",
+            "create",
+            "--email",
+            "bench@example.com",
+            "--role",
+            "admin",
+        ],
     )?;
     let link = link
         .lines()
@@ -183,7 +193,10 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
     let (h, _) = start_herald(
         dir.path(),
         &db,
-        &[("HERALD_MAIL_DIR", &dir.path().join("mail").display().to_string())],
+        &[(
+            "HERALD_MAIL_DIR",
+            &dir.path().join("mail").display().to_string(),
+        )],
     )?;
     let token = std::fs::read_to_string(dir.path().join("herald-admin-token"))?
         .trim()

@@ -5,6 +5,7 @@
 
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{
     FromRequest, HttpRequest, HttpResponse,
     dev::Payload,
@@ -28,15 +29,16 @@ pub const SESSION_COOKIE: &str = "herald_session";
 /// The sign-in forms' CSRF token, before there is a session (double submit).
 pub const FORM_COOKIE: &str = "herald_csrf";
 
-/// A cookie's value from the request.
+/// A cookie's value from the request. Cookies are read one by one, so a malformed
+/// cookie set by another application on the same host does not hide the console's.
 pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
         .get_all(actix_web::http::header::COOKIE)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_owned())
+        .filter_map(|c| Cookie::parse(c.trim()).ok())
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
@@ -46,21 +48,18 @@ pub fn set_cookie(
     state: &AppState,
     name: &str,
     value: &str,
-    same_site: &str,
+    same_site: SameSite,
     max_age: Option<i64>,
 ) -> String {
-    let secure = if page_url(state).starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let age = max_age
-        .map(|a| format!("; Max-Age={a}"))
-        .unwrap_or_default();
-    format!(
-        "{name}={value}; Path={}/admin; HttpOnly; SameSite={same_site}{secure}{age}",
-        state.base
-    )
+    let mut c = Cookie::build(name.to_owned(), value.to_owned())
+        .path(format!("{}/admin", state.base))
+        .http_only(true)
+        .same_site(same_site)
+        .secure(page_url(state).starts_with("https://"));
+    if let Some(a) = max_age {
+        c = c.max_age(actix_web::cookie::time::Duration::seconds(a));
+    }
+    c.finish().to_string()
 }
 
 /// The page's public URL, without a trailing slash.
@@ -108,16 +107,11 @@ pub fn same_origin(req: &HttpRequest, state: &AppState) -> bool {
         .is_some_and(|h| h.eq_ignore_ascii_case(&host))
 }
 
-/// Compares secrets in time that does not depend on where they differ.
+/// Compares secrets in time that does not depend on where they differ (an empty one
+/// never matches).
 pub fn same_secret(a: &str, b: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    // Equal-length digests, compared byte by byte without an early exit.
-    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
-        && !a.is_empty()
+    use subtle::ConstantTimeEq;
+    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// The person making a request, from their live session.
@@ -174,7 +168,7 @@ fn to_sign_in(state: &AppState, req: &HttpRequest, expired: bool) -> HttpRespons
         state,
         SESSION_COOKIE,
         "",
-        "Lax",
+        SameSite::Lax,
         Some(0),
     )) {
         res.headers_mut()

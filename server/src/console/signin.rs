@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::domain::user::{Purpose, session_absolute};
 use crate::http::access::client_of;
 use crate::store::{Actor, StoreError, sessions, users};
+use actix_web::cookie::SameSite;
 
 /// The form token for pages shown before sign-in: the cookie's if it has one.
 fn form_token(req: &HttpRequest) -> (String, bool) {
@@ -29,8 +30,13 @@ fn with_form_cookie(
     fresh: bool,
 ) -> HttpResponse {
     if fresh
-        && let Ok(v) =
-            header::HeaderValue::from_str(&set_cookie(state, FORM_COOKIE, token, "Strict", None))
+        && let Ok(v) = header::HeaderValue::from_str(&set_cookie(
+            state,
+            FORM_COOKIE,
+            token,
+            SameSite::Strict,
+            None,
+        ))
     {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -164,7 +170,7 @@ async fn signed_in(
         state,
         SESSION_COOKIE,
         &sid.0,
-        "Lax",
+        SameSite::Lax,
         Some(session_absolute().num_seconds()),
     );
     HttpResponse::SeeOther()
@@ -484,7 +490,7 @@ pub async fn sign_out(state: web::Data<AppState>, req: HttpRequest, p: Posted) -
         ))
         .insert_header((
             header::SET_COOKIE,
-            set_cookie(&state, SESSION_COOKIE, "", "Lax", Some(0)),
+            set_cookie(&state, SESSION_COOKIE, "", SameSite::Lax, Some(0)),
         ))
         .finish()
 }
