@@ -141,7 +141,7 @@ pub(crate) async fn invite(app: &TestApp, email: &str, role: Role) -> String {
     format!("/admin/welcome?token={}", token.0)
 }
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// A person signed in through their one-time link.
 pub(crate) async fn signed_in<'a>(app: &'a TestApp, email: &str, role: Role) -> Person<'a> {
@@ -544,7 +544,28 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
         .as_i64()
         .unwrap_or_default()
         .to_string();
-    let ids: Vec<(&str, String)> = vec![("{id}", open.clone()), ("{delivery}", delivery)];
+    let user = id(&app
+        .post(
+            &app.page_path("/users"),
+            json!({"user": {"email": "matrix@example.com", "role": "viewer"}}),
+        )
+        .await
+        .expect(201)
+        .json());
+    let token = id(&app
+        .post(
+            &app.page_path("/api-tokens"),
+            json!({"api_token": {"name": "matrix", "role": "viewer"}}),
+        )
+        .await
+        .expect(201)
+        .json());
+    let ids: Vec<(&str, String)> = vec![
+        ("{id}", open.clone()),
+        ("{delivery}", delivery),
+        ("{user}", user),
+        ("{token}", token),
+    ];
     let fill = |path: &str| {
         let filled = ids
             .iter()

@@ -6,6 +6,7 @@ mod components;
 mod console;
 mod console_browser;
 mod console_ledger;
+mod console_settings;
 mod hardening;
 mod hostile;
 mod incidents;

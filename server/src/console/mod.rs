@@ -10,6 +10,7 @@ mod ledger;
 pub mod pages;
 mod postmortem;
 pub mod routes;
+mod settings;
 mod signin;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -74,6 +75,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/incidents/{id}/postmortem")
                     .route(web::get().to(postmortem::page))
                     .route(web::post().to(postmortem::submit)),
+            )
+            .service(
+                web::resource("/settings")
+                    .route(web::get().to(settings::page))
+                    .route(web::head().to(settings::page))
+                    .route(web::post().to(settings::save)),
+            )
+            .service(
+                web::resource("/settings/users")
+                    .route(web::get().to(settings::people))
+                    .route(web::post().to(settings::invite)),
+            )
+            .service(
+                web::resource("/settings/users/{user}").route(web::post().to(settings::person)),
+            )
+            .service(
+                web::resource("/settings/tokens")
+                    .route(web::get().to(settings::token_list))
+                    .route(web::post().to(settings::create_token)),
+            )
+            .service(
+                web::resource("/settings/tokens/{token}")
+                    .route(web::post().to(settings::revoke_token)),
             )
             .default_service(web::to(no_such_page))
             .wrap(crate::http::security::no_store()),

@@ -69,6 +69,17 @@ pub fn table() -> Vec<Route> {
             "/admin/incidents/{id}/postmortem",
             Some(Responder),
         ),
+        // Settings, people and API tokens: reading the page's settings is open to
+        // anyone signed in (as `GET /v1/pages/{page_id}`); the rest is an admin's, as
+        // in the API.
+        route(Method::GET, "/admin/settings", Some(Viewer)),
+        route(Method::POST, "/admin/settings", Some(Admin)),
+        route(Method::GET, "/admin/settings/users", Some(Admin)),
+        route(Method::POST, "/admin/settings/users", Some(Admin)),
+        route(Method::POST, "/admin/settings/users/{user}", Some(Admin)),
+        route(Method::GET, "/admin/settings/tokens", Some(Admin)),
+        route(Method::POST, "/admin/settings/tokens", Some(Admin)),
+        route(Method::POST, "/admin/settings/tokens/{token}", Some(Admin)),
     ]
 }
 

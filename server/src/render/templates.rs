@@ -172,6 +172,22 @@ const BUILT_IN: &[(&str, &str)] = &[
         "admin/postmortem",
         include_str!("../../../templates/admin/postmortem.hbs"),
     ),
+    (
+        "partials/admin_settings_nav",
+        include_str!("../../../templates/admin/settings_nav.hbs"),
+    ),
+    (
+        "admin/settings",
+        include_str!("../../../templates/admin/settings.hbs"),
+    ),
+    (
+        "admin/users",
+        include_str!("../../../templates/admin/users.hbs"),
+    ),
+    (
+        "admin/tokens",
+        include_str!("../../../templates/admin/tokens.hbs"),
+    ),
 ];
 
 pub struct Renderer {

@@ -8,7 +8,12 @@
 //! audit log, subscribers and tenants with what they follow, and the notification
 //! outbox and delivery ledger (so a move between databases neither loses nor repeats a
 //! mail), webhook endpoints' state, incident templates and their groups, and the
-//! promises already reminded. Impact periods are not written: they are derived again at the first start.
+//! promises already reminded, and the console's users with their roles and Argon2id
+//! password hashes (so people sign in after a move as before; the document is as
+//! secret as the database, which it already is for webhook signing secrets). Console
+//! sessions and one-time sign-in links are never written: after an import everyone
+//! signs in again, and a link mailed before the export no longer works. Impact periods
+//! are not written: they are derived again at the first start.
 //! Each later kind of record adds a key; older documents simply lack it.
 
 use std::collections::HashMap;
@@ -29,7 +34,7 @@ use super::{
         endpoints, events, incident_components, incident_templates, incident_updates, incidents,
         maintenance_notices, maintenance_series, outbox, pages, promise_reminders,
         series_occurrences, subscriber_components, subscribers, template_groups, tenant_components,
-        tenant_contacts, tenants,
+        tenant_contacts, tenants, users,
     },
 };
 
@@ -96,6 +101,9 @@ pub struct Document {
     pub maintenance_series: Vec<maintenance_series::Model>,
     #[serde(default)]
     pub series_occurrences: Vec<series_occurrences::Model>,
+    /// The console's users (password hashes included; sessions and sign-in links never).
+    #[serde(default)]
+    pub users: Vec<users::Model>,
 }
 
 /// Reads everything into one document.
@@ -198,6 +206,11 @@ pub async fn export(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Docum
             .all(db)
             .await?,
         series_occurrences: series_occurrences::Entity::find().all(db).await?,
+        users: users::Entity::find()
+            .order_by_asc(users::Column::CreatedAt)
+            .order_by_asc(users::Column::Id)
+            .all(db)
+            .await?,
     })
 }
 
@@ -249,6 +262,7 @@ pub async fn import(db: &DatabaseConnection, doc: Document) -> Result<()> {
         })
         .collect();
     insert_all::<pages::Entity, _>(&txn, pages).await?;
+    insert_all::<users::Entity, _>(&txn, doc.users).await?;
     insert_all::<components::Entity, _>(&txn, doc.components).await?;
     let (mut rows, mut ups, mut links) = (Vec::new(), Vec::new(), Vec::new());
     for i in doc.incidents {

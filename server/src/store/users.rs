@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use serde_json::json;
 
@@ -198,10 +198,82 @@ pub async fn find_by_email(
         .await?)
 }
 
-/// Changes a user, with its audit record. Disabling one ends their sessions.
+/// The people of a page whose name or address contains `q`, oldest first: at most
+/// `limit` from `offset`, and whether there are more.
+pub async fn search(
+    db: &impl ConnectionTrait,
+    page: &PageId,
+    q: Option<&str>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<User>, bool)> {
+    let mut find = users::Entity::find().filter(users::Column::PageId.eq(page.clone()));
+    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+        use sea_orm::sea_query::{ExprTrait, Func, LikeExpr};
+        let pattern = format!("%{}%", like_escape(&q.to_lowercase()));
+        let like = |col: users::Column| {
+            Expr::expr(Func::lower(Expr::col(col)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        find = find.filter(
+            sea_orm::Condition::any()
+                .add(like(users::Column::EmailKey))
+                .add(like(users::Column::Name)),
+        );
+    }
+    let mut rows: Vec<User> = find
+        .order_by_asc(users::Column::CreatedAt)
+        .order_by_asc(users::Column::Id)
+        .limit(limit + 1)
+        .offset(offset)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect();
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, more))
+}
+
+/// `%`, `_` and `\` taken literally in a LIKE pattern.
+fn like_escape(q: &str) -> String {
+    q.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The rule that keeps the console manageable: the last enabled admin is not removed,
+/// demoted or disabled (by the API or the console), as the last admin token is not
+/// revoked.
+async fn keep_an_admin(db: &impl ConnectionTrait, current: &users::Model) -> Result<()> {
+    if current.role != Role::Admin || current.disabled_at.is_some() {
+        return Ok(());
+    }
+    let others = users::Entity::find()
+        .filter(users::Column::PageId.eq(current.page_id.clone()))
+        .filter(users::Column::Role.eq(Role::Admin))
+        .filter(users::Column::DisabledAt.is_null())
+        .filter(users::Column::Id.ne(current.id.clone()))
+        .count(db)
+        .await?;
+    if others == 0 {
+        return Err(StoreError::Conflict(format!(
+            "{} is the last admin: make someone else an admin first, so the console can still be managed",
+            current.email
+        )));
+    }
+    Ok(())
+}
+
+/// Changes a user, with its audit record. Disabling one ends their sessions. The last
+/// enabled admin keeps their role and stays enabled.
 #[tracing::instrument(skip_all, fields(user = %id))]
 pub async fn update(w: &mut Write, id: &UserId, c: UserChanges) -> Result<User> {
     let current = row(w.conn(), id).await?;
+    if c.role.is_some_and(|r| r != Role::Admin) || c.disabled == Some(true) {
+        keep_an_admin(w.conn(), &current).await?;
+    }
     let mut am: users::ActiveModel = current.clone().into();
     let mut changed = serde_json::Map::new();
     if let Some(e) = c.email {
@@ -256,6 +328,7 @@ pub async fn update(w: &mut Write, id: &UserId, c: UserChanges) -> Result<User> 
 #[tracing::instrument(skip_all, fields(user = %id))]
 pub async fn delete(w: &mut Write, id: &UserId) -> Result<User> {
     let current = row(w.conn(), id).await?;
+    keep_an_admin(w.conn(), &current).await?;
     end_sessions(w.conn(), id).await?;
     links::Entity::delete_many()
         .filter(links::Column::UserId.eq(id.clone()))

@@ -233,6 +233,12 @@ async fn round_trip(app: TestApp, target: String) {
     .expect(201);
     app.update_incident(&id, json!({"status": "monitoring", "body": "Catching up."}))
         .await;
+    app.post(
+        &app.page_path("/users"),
+        json!({"user": {"email": "grace@example.com", "role": "responder"}}),
+    )
+    .await
+    .expect(201);
     app.settle().await;
     app.deliveries_settled().await;
     let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -276,6 +282,7 @@ async fn round_trip(app: TestApp, target: String) {
         "/events?limit=1000".into(),
         "/audit-log?limit=1000".into(),
         "/api-tokens".into(),
+        "/users".into(),
         "/subscribers".into(),
         "/tenants".into(),
         "/deliveries?limit=500".into(),

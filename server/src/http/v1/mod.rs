@@ -4,14 +4,14 @@ mod components;
 pub(crate) mod deliveries;
 mod events;
 pub(crate) mod incidents;
-mod pages;
+pub(crate) mod pages;
 mod reports;
 mod series;
 mod subscribers;
 mod templates;
 pub(crate) mod tenants;
-mod tokens;
-mod users;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 use actix_web::{HttpResponse, http::Method};
 use serde::{Deserialize, Deserializer};

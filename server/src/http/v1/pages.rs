@@ -134,6 +134,18 @@ pub async fn update(
         // Nothing to change: the page as it is, nothing written.
         return Ok(ok(&v1(&View::load(&state).await?)));
     };
+    apply(&state, &actor, body).await?;
+    Ok(ok(&v1(&View::load(&state).await?)))
+}
+
+/// Changes the page's settings as `PATCH /v1/pages/{page_id}` does: the same checks, the
+/// same write, and answered once the public side shows it. Errors name the fields as
+/// the API's body does (`page.time_zone`). The console's settings form comes here too.
+pub(crate) async fn apply(
+    state: &AppState,
+    actor: &Actor,
+    body: PageBody,
+) -> Result<pages::Page, ApiError> {
     if let Some(tz) = &body.time_zone
         && tz.parse::<chrono_tz::Tz>().is_err()
     {
@@ -166,8 +178,7 @@ pub async fn update(
         reminder_lead_minutes: body.reminder_lead_minutes,
         show_first_update_delay: body.show_first_update_delay,
     };
-    write(&state, &actor, async |w| pages::update(w, patch).await)
+    write(state, actor, async |w| pages::update(w, patch).await)
         .await
-        .map_err(|e| e.in_body(PageBody::KEY))?;
-    Ok(ok(&v1(&View::load(&state).await?)))
+        .map_err(|e| e.in_body(PageBody::KEY))
 }

@@ -12,7 +12,7 @@ use crate::http::{
 use crate::render::time::iso_ms;
 use crate::store::{
     Actor,
-    tokens::{self, Token},
+    tokens::{self, Secret, Token},
 };
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -68,12 +68,22 @@ pub async fn create(
     actor: Actor,
     Envelope(body): Envelope<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let (token, secret) = issue(&state, &actor, body).await?;
+    Ok(created(&doc(token, Some(secret.0))))
+}
+
+/// Creates a token as `POST .../api-tokens` does (a viewer's unless a role is given);
+/// the secret is returned once. The console's token form comes here too.
+pub(crate) async fn issue(
+    state: &AppState,
+    actor: &Actor,
+    body: TokenBody,
+) -> Result<(Token, Secret), ApiError> {
     let role = body.role.unwrap_or(Role::Viewer);
-    let (token, secret) = super::write(&state, &actor, async |w| {
+    super::write(state, actor, async |w| {
         tokens::issue(w, &body.name, role).await
     })
-    .await?;
-    Ok(created(&doc(token, Some(secret.0))))
+    .await
 }
 
 pub async fn revoke(
@@ -82,9 +92,16 @@ pub async fn revoke(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, token_id) = path.into_inner();
-    let token = super::write(&state, &actor, async |w| {
-        tokens::withdraw(w, &token_id).await
-    })
-    .await?;
+    let token = withdraw(&state, &actor, &token_id).await?;
     Ok(ok(&doc(token, None)))
+}
+
+/// Revokes a token as `DELETE .../api-tokens/{token_id}` does (never the last live
+/// admin token, nor the token asking).
+pub(crate) async fn withdraw(
+    state: &AppState,
+    actor: &Actor,
+    token_id: &str,
+) -> Result<Token, ApiError> {
+    super::write(state, actor, async |w| tokens::withdraw(w, token_id).await).await
 }

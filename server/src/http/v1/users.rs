@@ -53,8 +53,15 @@ pub fn routes(t: &mut RouteTable) {
         .body::<UserBody>()
         .returns::<UserDoc>();
     }
-    t.add(M::DELETE, one, Admin, tag, "Delete a console user", delete)
-        .returns::<UserDoc>();
+    t.add(
+        M::DELETE,
+        one,
+        Admin,
+        tag,
+        "Delete a console user (never the last enabled admin)",
+        delete,
+    )
+    .returns::<UserDoc>();
     t.add(
         M::POST,
         "/v1/pages/{page_id}/users/{user_id}/sign_in_link",
@@ -131,6 +138,15 @@ pub async fn create(
     actor: Actor,
     Envelope(b): Envelope<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let u = invite(&state, &actor, b).await?;
+    let view = View::load(&state).await?;
+    Ok(created(&doc(&view, u)))
+}
+
+/// Creates a user as `POST .../users` does and asks for their invitation to be mailed
+/// (a disabled one is not invited). Errors name the body's fields (`user.email`). The
+/// console's invitation form comes here too.
+pub(crate) async fn invite(state: &AppState, actor: &Actor, b: UserBody) -> Result<User, ApiError> {
     let Some(email) = b.email else {
         return Err(ApiError::invalid("user.email", "user.email is required"));
     };
@@ -140,7 +156,7 @@ pub async fn create(
         role: b.role.unwrap_or(Role::Viewer),
     };
     let disabled = b.disabled == Some(true);
-    let u = write(&state, &actor, async |w| {
+    write(state, actor, async |w| {
         let u = users::create(w, new).await?;
         if disabled {
             return users::update(
@@ -157,9 +173,7 @@ pub async fn create(
         Ok(u)
     })
     .await
-    .map_err(|e| e.in_body("user"))?;
-    let view = View::load(&state).await?;
-    Ok(created(&doc(&view, u)))
+    .map_err(|e| e.in_body("user"))
 }
 
 type One = web::Path<(String, String)>;
@@ -184,16 +198,27 @@ pub async fn update(
         let u = users::get(state.store.db(), &id).await?;
         return Ok(ok(&doc(&view, u)));
     };
+    let u = change(&state, &actor, &id, b).await?;
+    Ok(ok(&doc(&view, u)))
+}
+
+/// Changes a user as `PATCH .../users/{user_id}` does (a new role or disabling ends
+/// their sessions; the last admin keeps their role).
+pub(crate) async fn change(
+    state: &AppState,
+    actor: &Actor,
+    id: &UserId,
+    b: UserBody,
+) -> Result<User, ApiError> {
     let c = UserChanges {
         email: b.email,
         name: b.name,
         role: b.role,
         disabled: b.disabled,
     };
-    let u = write(&state, &actor, async |w| users::update(w, &id, c).await)
+    write(state, actor, async |w| users::update(w, id, c).await)
         .await
-        .map_err(|e| e.in_body("user"))?;
-    Ok(ok(&doc(&view, u)))
+        .map_err(|e| e.in_body("user"))
 }
 
 pub async fn delete(
@@ -204,8 +229,14 @@ pub async fn delete(
     let (_, id) = path.into_inner();
     let id = UserId::from(id);
     let view = View::load(&state).await?;
-    let u = write(&state, &actor, async |w| users::delete(w, &id).await).await?;
+    let u = remove(&state, &actor, &id).await?;
     Ok(ok(&doc(&view, u)))
+}
+
+/// Deletes a user as `DELETE .../users/{user_id}` does: their sessions and links end;
+/// the last admin stays.
+pub(crate) async fn remove(state: &AppState, actor: &Actor, id: &UserId) -> Result<User, ApiError> {
+    write(state, actor, async |w| users::delete(w, id).await).await
 }
 
 pub async fn send_link(
@@ -215,7 +246,19 @@ pub async fn send_link(
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let id = UserId::from(id);
-    let u = users::get(state.store.db(), &id).await?;
+    let (u, _) = mail_link(&state, &actor, &id).await?;
+    let view = View::load(&state).await?;
+    Ok(HttpResponse::Accepted().json(doc(&view, u)))
+}
+
+/// Asks for a new one-time link to be mailed as `POST .../sign_in_link` does: a reset
+/// for a person with a password, else the invitation again. A disabled person gets none.
+pub(crate) async fn mail_link(
+    state: &AppState,
+    actor: &Actor,
+    id: &UserId,
+) -> Result<(User, Purpose), ApiError> {
+    let u = users::get(state.store.db(), id).await?;
     if u.disabled_at.is_some() {
         return Err(ApiError::Conflict(format!(
             "{} is disabled: enable them before sending a link",
@@ -227,10 +270,9 @@ pub async fn send_link(
     } else {
         Purpose::Invite
     };
-    write(&state, &actor, async |w| {
-        users::request_link(w, &id, purpose).await
+    write(state, actor, async |w| {
+        users::request_link(w, id, purpose).await
     })
     .await?;
-    let view = View::load(&state).await?;
-    Ok(HttpResponse::Accepted().json(doc(&view, u)))
+    Ok((u, purpose))
 }

@@ -3,7 +3,7 @@ use sea_orm::entity::prelude::*;
 use crate::domain::{PageId, Role, UserId};
 
 /// A person who signs in to the console.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
