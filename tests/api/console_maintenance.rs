@@ -98,6 +98,9 @@ fn form<'a>(csrf: &'a str, db: &'a str, action: &'a str) -> Vec<(&'a str, &'a st
     ]
 }
 
+/// A form, the field its error is next to, and a word of the sentence.
+type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 fn borrowed<'a>(v: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     v.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
@@ -213,7 +216,7 @@ async fn bad_dates_and_rules_are_refused_next_to_their_field() {
     let mut p = signed_in(&app, "ops@example.com", Role::Responder).await;
     let csrf = p.csrf("/admin/maintenance/new").await;
     let base = form(&csrf, &db, "schedule");
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             with(base.clone(), "ends", "2026-12-03T01:00"),
             "ends-error",
