@@ -560,11 +560,27 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
         .await
         .expect(201)
         .json());
+    let maintenance = id(&app
+        .create_incident(json!({"name": "Window", "status": "scheduled",
+            "scheduled_for": "2099-12-03T01:00:00Z", "scheduled_until": "2099-12-03T03:00:00Z",
+            "components": {&api: "under_maintenance"}}))
+        .await);
+    let series = id(&app
+        .post(
+            &app.page_path("/maintenance_series"),
+            json!({"series": {"name": "Weekly window", "rrule": "FREQ=WEEKLY;BYDAY=TU",
+                   "starts_at_local": "2099-03-17T02:00", "duration_minutes": 60}}),
+        )
+        .await
+        .expect(201)
+        .json());
     let ids: Vec<(&str, String)> = vec![
         ("{id}", open.clone()),
         ("{delivery}", delivery),
         ("{user}", user),
         ("{token}", token),
+        ("{maintenance}", maintenance),
+        ("{series}", series),
     ];
     let fill = |path: &str| {
         let filled = ids

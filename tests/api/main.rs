@@ -7,6 +7,7 @@ mod console;
 mod console_browser;
 mod console_ledger;
 mod console_settings;
+mod console_maintenance;
 mod hardening;
 mod hostile;
 mod incidents;

@@ -45,13 +45,13 @@ const COMPONENT_STATUSES: [ComponentStatus; 5] = [
 ];
 
 #[derive(Debug, Serialize)]
-pub struct Opt {
+pub(super) struct Opt {
     value: String,
     label: String,
     selected: bool,
 }
 
-fn options<T: Copy + PartialEq>(
+pub(super) fn options<T: Copy + PartialEq>(
     all: &[T],
     chosen: Option<T>,
     text: impl Fn(T) -> (&'static str, &'static str),
@@ -69,7 +69,7 @@ fn options<T: Copy + PartialEq>(
 }
 
 #[derive(Debug, Serialize)]
-struct PickComponent {
+pub(super) struct PickComponent {
     id: String,
     name: String,
     ticked: bool,
@@ -77,13 +77,22 @@ struct PickComponent {
 }
 
 #[derive(Debug, Serialize)]
-struct PickGroup {
+pub(super) struct PickGroup {
     name: Option<String>,
     components: Vec<PickComponent>,
 }
 
 /// The components by group, each with a tick and the status it takes.
 fn picker(all: &[Component], ticked: &BTreeMap<String, ComponentStatus>) -> Vec<PickGroup> {
+    picker_with(all, ticked, ComponentStatus::MajorOutage)
+}
+
+/// The picker with `default` chosen for components not ticked.
+pub(super) fn picker_with(
+    all: &[Component],
+    ticked: &BTreeMap<String, ComponentStatus>,
+    default: ComponentStatus,
+) -> Vec<PickGroup> {
     board(all)
         .into_iter()
         .map(|g| PickGroup {
@@ -97,7 +106,7 @@ fn picker(all: &[Component], ticked: &BTreeMap<String, ComponentStatus>) -> Vec<
                         ticked: chosen.is_some(),
                         statuses: options(
                             &COMPONENT_STATUSES,
-                            Some(chosen.unwrap_or(ComponentStatus::MajorOutage)),
+                            Some(chosen.unwrap_or(default)),
                             |s| (s.as_str(), s.label()),
                         ),
                         id: c.id,
@@ -112,6 +121,14 @@ fn picker(all: &[Component], ticked: &BTreeMap<String, ComponentStatus>) -> Vec<
 
 /// The ticked components of a form (`affected[]`) with their statuses (`status_of[ID]`).
 fn ticked(form: &Form) -> BTreeMap<String, ComponentStatus> {
+    ticked_with(form, ComponentStatus::MajorOutage)
+}
+
+/// The ticked components, `default` for one posted without a status.
+pub(super) fn ticked_with(
+    form: &Form,
+    default: ComponentStatus,
+) -> BTreeMap<String, ComponentStatus> {
     let statuses: BTreeMap<String, String> = form.map("status_of").into_iter().collect();
     form.list("affected")
         .into_iter()
@@ -120,7 +137,7 @@ fn ticked(form: &Form) -> BTreeMap<String, ComponentStatus> {
             let s = statuses
                 .get(&id)
                 .and_then(|s| s.parse().ok())
-                .unwrap_or(ComponentStatus::MajorOutage);
+                .unwrap_or(default);
             (id, s)
         })
         .collect()
@@ -188,7 +205,7 @@ struct Preview {
     audience: String,
 }
 
-fn audience_text(t: &Told) -> String {
+pub(super) fn audience_text(t: &Told) -> String {
     let a = &t.audience;
     let email = a.channels.get("email").copied().unwrap_or(0);
     let hooks = a.total.saturating_sub(email);
@@ -242,7 +259,7 @@ struct DeclareView {
     error: Option<String>,
 }
 
-fn tz_of(state: &AppState) -> chrono_tz::Tz {
+pub(super) fn tz_of(state: &AppState) -> chrono_tz::Tz {
     state
         .snapshots
         .current()
@@ -304,7 +321,7 @@ pub async fn declare_form(state: web::Data<AppState>, Viewing(who): Viewing) -> 
 }
 
 /// An API error as a sentence for the form.
-fn said(e: &ApiError) -> String {
+pub(super) fn said(e: &ApiError) -> String {
     match e {
         ApiError::Internal(_) => {
             "Something went wrong on the server; nothing was changed. Try again.".to_owned()
@@ -316,7 +333,7 @@ fn said(e: &ApiError) -> String {
     }
 }
 
-fn see_other(location: String) -> HttpResponse {
+pub(super) fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()

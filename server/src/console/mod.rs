@@ -7,6 +7,7 @@ pub mod auth;
 mod dashboard;
 mod incidents;
 mod ledger;
+mod maintenance;
 pub mod pages;
 mod postmortem;
 pub mod routes;
@@ -55,6 +56,44 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/incidents/{id}/redeliver")
                     .route(web::post().to(ledger::redeliver_incident)),
+            )
+            .service(web::resource("/maintenance").route(web::get().to(maintenance::list)))
+            .service(
+                web::resource("/maintenance/new")
+                    .route(web::get().to(maintenance::new_form))
+                    .route(web::post().to(maintenance::schedule)),
+            )
+            .service(
+                web::resource("/maintenance/series/{series}")
+                    .route(web::get().to(maintenance::series_view))
+                    .route(web::post().to(maintenance::series_edit)),
+            )
+            .service(
+                web::resource("/maintenance/series/{series}/end")
+                    .route(web::post().to(maintenance::series_end)),
+            )
+            .service(
+                web::resource("/maintenance/{maintenance}").route(web::get().to(maintenance::page)),
+            )
+            .service(
+                web::resource("/maintenance/{maintenance}/reschedule")
+                    .route(web::post().to(maintenance::reschedule)),
+            )
+            .service(
+                web::resource("/maintenance/{maintenance}/update")
+                    .route(web::post().to(maintenance::update)),
+            )
+            .service(
+                web::resource("/maintenance/{maintenance}/start")
+                    .route(web::post().to(maintenance::start)),
+            )
+            .service(
+                web::resource("/maintenance/{maintenance}/complete")
+                    .route(web::post().to(maintenance::complete)),
+            )
+            .service(
+                web::resource("/maintenance/{maintenance}/cancel")
+                    .route(web::post().to(maintenance::cancel)),
             )
             .service(
                 web::resource("/incidents/new")

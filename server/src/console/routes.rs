@@ -80,6 +80,54 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/admin/settings/tokens", Some(Admin)),
         route(Method::POST, "/admin/settings/tokens", Some(Admin)),
         route(Method::POST, "/admin/settings/tokens/{token}", Some(Admin)),
+        route(Method::GET, "/admin/maintenance", Some(Viewer)),
+        route(Method::GET, "/admin/maintenance/new", Some(Viewer)),
+        route(Method::POST, "/admin/maintenance/new", Some(Responder)),
+        route(
+            Method::GET,
+            "/admin/maintenance/series/{series}",
+            Some(Viewer),
+        ),
+        route(
+            Method::POST,
+            "/admin/maintenance/series/{series}",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/maintenance/series/{series}/end",
+            Some(Responder),
+        ),
+        route(
+            Method::GET,
+            "/admin/maintenance/{maintenance}",
+            Some(Viewer),
+        ),
+        route(
+            Method::POST,
+            "/admin/maintenance/{maintenance}/reschedule",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/maintenance/{maintenance}/update",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/maintenance/{maintenance}/start",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/maintenance/{maintenance}/complete",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/maintenance/{maintenance}/cancel",
+            Some(Responder),
+        ),
     ]
 }
 

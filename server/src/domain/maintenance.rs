@@ -220,6 +220,43 @@ pub fn due(m: &Incident, now: DateTime<Utc>, reminded: impl Fn(u32) -> bool) -> 
     out
 }
 
+/// One reminder of a maintenance as the scheduler will treat it: `minutes` before the
+/// start, at `at`; `sends` is false when it will be skipped (its time had passed when
+/// the window was announced or last moved, reminders are off, or the maintenance is no
+/// longer waiting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedReminder {
+    pub minutes: u32,
+    pub at: DateTime<Utc>,
+    pub sends: bool,
+}
+
+/// The reminders of `m`, largest lead first, each asked of [`due`] at its own time (as
+/// if the earlier ones were made): what the scheduler will do, from the same rule.
+pub fn reminder_plan(m: &Incident) -> Vec<PlannedReminder> {
+    let Some(start) = m.scheduled_for else {
+        return Vec::new();
+    };
+    m.plan
+        .reminders
+        .iter()
+        .map(|&minutes| {
+            let at = start - Duration::minutes(i64::from(minutes));
+            let sends = due(m, at, |k| k != minutes).contains(&Due::Remind { minutes });
+            PlannedReminder { minutes, at, sends }
+        })
+        .collect()
+}
+
+/// "1 day", "2 hours", "90 minutes": a reminder's lead.
+pub fn lead(minutes: u32) -> String {
+    match minutes {
+        m if m % 1_440 == 0 => plural(m / 1_440, "day"),
+        m if m % 60 == 0 => plural(m / 60, "hour"),
+        m => plural(m, "minute"),
+    }
+}
+
 /// When something next falls due for `m` after `now`.
 pub fn next_wake(m: &Incident, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let start = m.scheduled_for?;
@@ -293,11 +330,7 @@ pub fn moved(
 
 /// "This maintenance starts in 1 hour, on Thu Dec 3 02:00–04:00 CET."
 pub fn reminder(minutes: u32, start: DateTime<Utc>, end: Option<DateTime<Utc>>, tz: Tz) -> String {
-    let lead = match minutes {
-        m if m % 1_440 == 0 => plural(m / 1_440, "day"),
-        m if m % 60 == 0 => plural(m / 60, "hour"),
-        m => plural(m, "minute"),
-    };
+    let lead = lead(minutes);
     format!(
         "Reminder: this maintenance starts in {lead}, on {}.",
         window(start, end, tz)
@@ -362,6 +395,39 @@ mod tests {
             next_wake(&m, at("2026-12-03T00:00:00Z")),
             Some(at("2026-12-03T00:00:00Z") + Duration::hours(1))
         );
+    }
+
+    #[test]
+    fn the_reminder_plan_is_what_falls_due() {
+        let m = maintenance(IncidentStatus::Scheduled);
+        let plan = reminder_plan(&m);
+        assert_eq!(
+            plan,
+            [
+                PlannedReminder {
+                    minutes: 1_440,
+                    at: at("2026-12-02T01:00:00Z"),
+                    sends: true
+                },
+                PlannedReminder {
+                    minutes: 60,
+                    at: at("2026-12-03T00:00:00Z"),
+                    sends: true
+                },
+            ]
+        );
+        let mut late = m.clone();
+        late.plan.announced_at = Some(at("2026-12-02T20:00:00Z"));
+        assert_eq!(
+            reminder_plan(&late)
+                .iter()
+                .map(|r| r.sends)
+                .collect::<Vec<_>>(),
+            [false, true]
+        );
+        let mut off = m;
+        off.scheduled_remind_prior = false;
+        assert!(reminder_plan(&off).iter().all(|r| !r.sends));
     }
 
     #[test]

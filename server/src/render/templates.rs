@@ -188,6 +188,30 @@ const BUILT_IN: &[(&str, &str)] = &[
         "admin/tokens",
         include_str!("../../../templates/admin/tokens.hbs"),
     ),
+    (
+        "admin/maintenance_list",
+        include_str!("../../../templates/admin/maintenance_list.hbs"),
+    ),
+    (
+        "admin/maintenance_new",
+        include_str!("../../../templates/admin/maintenance_new.hbs"),
+    ),
+    (
+        "admin/maintenance",
+        include_str!("../../../templates/admin/maintenance.hbs"),
+    ),
+    (
+        "admin/series",
+        include_str!("../../../templates/admin/series.hbs"),
+    ),
+    (
+        "partials/admin_maintenance_preview",
+        include_str!("../../../templates/admin/maintenance_preview.hbs"),
+    ),
+    (
+        "partials/admin_errors",
+        include_str!("../../../templates/admin/errors.hbs"),
+    ),
 ];
 
 pub struct Renderer {

@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::{
@@ -131,6 +132,23 @@ pub async fn list(db: &impl ConnectionTrait, page_id: &PageId) -> Result<Vec<Ser
     rows::Entity::find()
         .filter(rows::Column::PageId.eq(page_id.clone()))
         .order_by_asc(rows::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The newest `limit` series, newest first (the console's list).
+pub async fn list_recent(
+    db: &impl ConnectionTrait,
+    page_id: &PageId,
+    limit: u64,
+) -> Result<Vec<Series>> {
+    rows::Entity::find()
+        .filter(rows::Column::PageId.eq(page_id.clone()))
+        .order_by_desc(rows::Column::CreatedAt)
+        .limit(limit)
         .all(db)
         .await?
         .into_iter()

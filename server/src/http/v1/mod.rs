@@ -6,7 +6,7 @@ mod events;
 pub(crate) mod incidents;
 pub(crate) mod pages;
 mod reports;
-mod series;
+pub(crate) mod series;
 mod subscribers;
 mod templates;
 pub(crate) mod tenants;

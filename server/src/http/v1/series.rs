@@ -186,7 +186,7 @@ async fn doc(state: &AppState, view: &View, s: Series) -> Result<SeriesDoc, ApiE
 }
 
 /// The body as changes to `current` (none: a new series).
-fn changes(b: SeriesBody, current: Option<&Series>) -> SeriesChanges {
+pub(crate) fn changes(b: SeriesBody, current: Option<&Series>) -> SeriesChanges {
     let templated = b.name.is_some()
         || b.body.is_some()
         || b.components.is_some()

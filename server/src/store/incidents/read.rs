@@ -32,6 +32,8 @@ pub enum Filter {
     /// What is over: incidents resolved (or with a postmortem), maintenance completed or
     /// cancelled.
     Past,
+    /// Maintenances over: completed or cancelled.
+    PastMaintenance,
 }
 
 impl Filter {
@@ -49,6 +51,7 @@ impl Filter {
             Filter::Scheduled => maintenance && i.status == Scheduled,
             Filter::ActiveMaintenance => maintenance && matches!(i.status, InProgress | Verifying),
             Filter::Past => matches!(i.status, Resolved | Postmortem | Completed | Cancelled),
+            Filter::PastMaintenance => maintenance && matches!(i.status, Completed | Cancelled),
         }
     }
 }
@@ -107,6 +110,9 @@ pub async fn list(
             ),
         Filter::Past => query
             .filter(incidents::Column::Status.is_in([Resolved, Postmortem, Completed, Cancelled])),
+        Filter::PastMaintenance => query
+            .filter(incidents::Column::ScheduledFor.is_not_null())
+            .filter(incidents::Column::Status.is_in([Completed, Cancelled])),
     };
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
         // The text itself, not a pattern: `%` and `_` match only themselves.
