@@ -242,7 +242,7 @@ struct DeclareView {
     error: Option<String>,
 }
 
-fn tz_of(state: &AppState) -> chrono_tz::Tz {
+pub(super) fn tz_of(state: &AppState) -> chrono_tz::Tz {
     state
         .snapshots
         .current()
@@ -304,7 +304,7 @@ pub async fn declare_form(state: web::Data<AppState>, Viewing(who): Viewing) -> 
 }
 
 /// An API error as a sentence for the form.
-fn said(e: &ApiError) -> String {
+pub(super) fn said(e: &ApiError) -> String {
     match e {
         ApiError::Internal(_) => {
             "Something went wrong on the server; nothing was changed. Try again.".to_owned()
@@ -316,7 +316,7 @@ fn said(e: &ApiError) -> String {
     }
 }
 
-fn see_other(location: String) -> HttpResponse {
+pub(super) fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()

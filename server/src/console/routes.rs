@@ -20,7 +20,7 @@ const fn route(method: Method, path: &'static str, role: Option<Role>) -> Route 
 
 /// The console's routes.
 pub fn table() -> Vec<Route> {
-    use Role::{Responder, Viewer};
+    use Role::{Admin, Responder, Viewer};
     vec![
         route(Method::GET, "/admin/signin", None),
         route(Method::POST, "/admin/signin", None),
@@ -59,6 +59,33 @@ pub fn table() -> Vec<Route> {
             "/admin/incidents/{id}/postmortem",
             Some(Responder),
         ),
+        // Subscribers and tenants: as the API has them, responders read and manage
+        // subscribers; tenants, reactivation and bulk imports are an admin's.
+        route(Method::GET, "/admin/subscribers", Some(Responder)),
+        route(Method::POST, "/admin/subscribers", Some(Responder)),
+        route(Method::GET, "/admin/subscribers/import", Some(Admin)),
+        route(Method::POST, "/admin/subscribers/import", Some(Admin)),
+        route(
+            Method::GET,
+            "/admin/subscribers/{subscriber}",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/subscribers/{subscriber}",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/subscribers/{subscriber}/reactivate",
+            Some(Admin),
+        ),
+        route(Method::GET, "/admin/tenants", Some(Responder)),
+        route(Method::POST, "/admin/tenants", Some(Admin)),
+        route(Method::GET, "/admin/tenants/import", Some(Admin)),
+        route(Method::POST, "/admin/tenants/import", Some(Admin)),
+        route(Method::GET, "/admin/tenants/{tenant}", Some(Responder)),
+        route(Method::POST, "/admin/tenants/{tenant}", Some(Admin)),
     ]
 }
 

@@ -7,7 +7,7 @@ pub(crate) mod incidents;
 mod pages;
 mod reports;
 mod series;
-mod subscribers;
+pub(crate) mod subscribers;
 mod templates;
 pub(crate) mod tenants;
 mod tokens;
