@@ -113,11 +113,15 @@ async fn subscribers_are_added_searched_and_managed_through_the_console() {
     let r = p.get("/admin/subscribers").await.expect(200);
     assert!(r.text.contains("1 active") && r.text.contains("1 unconfirmed"), "{}", r.text);
     let r = p.get("/admin/subscribers?q=ADA").await.expect(200);
-    assert!(r.text.contains("ada@example.com") && !r.text.contains("bob@example.com"));
+    assert!(
+        r.text.contains("Ada@Example.com") && !r.text.contains("bob@example.com"),
+        "{}",
+        r.text
+    );
     let r = p.get("/admin/subscribers?q=bo").await.expect(200);
-    assert!(!r.text.contains("ada@example.com") && r.text.contains("bob@example.com"));
+    assert!(!r.text.contains("Ada@Example.com") && r.text.contains("bob@example.com"));
     let r = p.get("/admin/subscribers?state=unconfirmed").await.expect(200);
-    assert!(!r.text.contains("ada@example.com") && r.text.contains("bob@example.com"));
+    assert!(!r.text.contains("Ada@Example.com") && r.text.contains("bob@example.com"));
 
     // What Ada follows: everything, then nothing ticked is refused.
     let page = format!("/admin/subscribers/{ada}");
@@ -274,12 +278,12 @@ async fn a_subscriber_csv_with_a_bad_row_writes_nothing_until_it_is_fixed() {
         62
     );
     // Pages of a bounded size, by cursor.
-    assert!(!r.text.contains("bulk59@example.com") || !r.text.contains("ann@example.com"));
+    assert_eq!(r.text.matches("<th scope=\"row\">").count(), 50, "{}", r.text);
     let r = admin.get("/admin/subscribers?q=bulk").await.expect(200);
     assert!(r.text.contains("bulk00@example.com") && !r.text.contains("bulk59@example.com"));
     let at = r.text.find("rel=\"next\"").map(|i| &r.text[..i]).unwrap_or_default();
     let href = at.rsplit("href=\"").next().unwrap_or_default();
-    let href = href[..href.find('"').unwrap_or(0)].replace("&amp;", "&");
+    let href = href[..href.find('"').unwrap_or(0)].replace("&amp;", "&").replace("&#x3D;", "=");
     let r = admin.get(&href).await.expect(200);
     assert!(r.text.contains("bulk59@example.com") && !r.text.contains("bulk00@example.com"));
     // Importing is an admin's.
