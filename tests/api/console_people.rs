@@ -70,7 +70,11 @@ async fn subscribers_are_added_searched_and_managed_through_the_console() {
         .await
         .expect(422);
     assert!(r.text.contains("Nothing was changed"), "{}", r.text);
-    assert!(r.text.contains("aria-describedby=\"form-error\""), "{}", r.text);
+    assert!(
+        r.text.contains("aria-describedby=\"form-error\""),
+        "{}",
+        r.text
+    );
     assert!(all_subscribers(&app).await.is_empty());
 
     // One who already agreed, following one component; one who must confirm.
@@ -111,7 +115,11 @@ async fn subscribers_are_added_searched_and_managed_through_the_console() {
 
     // The list: counts by state, a prefix search, a state filter.
     let r = p.get("/admin/subscribers").await.expect(200);
-    assert!(r.text.contains("1 active") && r.text.contains("1 unconfirmed"), "{}", r.text);
+    assert!(
+        r.text.contains("1 active") && r.text.contains("1 unconfirmed"),
+        "{}",
+        r.text
+    );
     let r = p.get("/admin/subscribers?q=ADA").await.expect(200);
     assert!(
         r.text.contains("Ada@Example.com") && !r.text.contains("bob@example.com"),
@@ -120,19 +128,28 @@ async fn subscribers_are_added_searched_and_managed_through_the_console() {
     );
     let r = p.get("/admin/subscribers?q=bo").await.expect(200);
     assert!(!r.text.contains("Ada@Example.com") && r.text.contains("bob@example.com"));
-    let r = p.get("/admin/subscribers?state=unconfirmed").await.expect(200);
+    let r = p
+        .get("/admin/subscribers?state=unconfirmed")
+        .await
+        .expect(200);
     assert!(!r.text.contains("Ada@Example.com") && r.text.contains("bob@example.com"));
 
     // What Ada follows: everything, then nothing ticked is refused.
     let page = format!("/admin/subscribers/{ada}");
     let r = p.get(&page).await.expect(200);
     assert!(r.text.contains("Save what they follow"));
-    p.post(&page, &[("csrf", &csrf), ("action", "follow"), ("follows", "all")])
-        .await
-        .expect(303);
+    p.post(
+        &page,
+        &[("csrf", &csrf), ("action", "follow"), ("follows", "all")],
+    )
+    .await
+    .expect(303);
     assert_eq!(subscriber(&app, &ada).await["components"], json!([]));
     let r = p
-        .post(&page, &[("csrf", &csrf), ("action", "follow"), ("follows", "chosen")])
+        .post(
+            &page,
+            &[("csrf", &csrf), ("action", "follow"), ("follows", "chosen")],
+        )
         .await
         .expect(422);
     assert!(r.text.contains("tick at least one"), "{}", r.text);
@@ -155,7 +172,11 @@ async fn subscribers_are_added_searched_and_managed_through_the_console() {
         .post(&page, &[("csrf", &csrf), ("action", "resend")])
         .await
         .expect(422);
-    assert!(r.text.contains("only an unconfirmed subscriber"), "{}", r.text);
+    assert!(
+        r.text.contains("only an unconfirmed subscriber"),
+        "{}",
+        r.text
+    );
     p.post(
         &format!("/admin/subscribers/{bob}"),
         &[("csrf", &csrf), ("action", "resend")],
@@ -278,12 +299,23 @@ async fn a_subscriber_csv_with_a_bad_row_writes_nothing_until_it_is_fixed() {
         62
     );
     // Pages of a bounded size, by cursor.
-    assert_eq!(r.text.matches("<th scope=\"row\">").count(), 50, "{}", r.text);
+    assert_eq!(
+        r.text.matches("<th scope=\"row\">").count(),
+        50,
+        "{}",
+        r.text
+    );
     let r = admin.get("/admin/subscribers?q=bulk").await.expect(200);
     assert!(r.text.contains("bulk00@example.com") && !r.text.contains("bulk59@example.com"));
-    let at = r.text.find("rel=\"next\"").map(|i| &r.text[..i]).unwrap_or_default();
+    let at = r
+        .text
+        .find("rel=\"next\"")
+        .map(|i| &r.text[..i])
+        .unwrap_or_default();
     let href = at.rsplit("href=\"").next().unwrap_or_default();
-    let href = href[..href.find('"').unwrap_or(0)].replace("&amp;", "&").replace("&#x3D;", "=");
+    let href = href[..href.find('"').unwrap_or(0)]
+        .replace("&amp;", "&")
+        .replace("&#x3D;", "=");
     let r = admin.get(&href).await.expect(200);
     assert!(r.text.contains("bulk59@example.com") && !r.text.contains("bulk00@example.com"));
     // Importing is an admin's.
@@ -292,7 +324,11 @@ async fn a_subscriber_csv_with_a_bad_row_writes_nothing_until_it_is_fixed() {
     let rcsrf = resp.csrf("/admin/subscribers").await;
     resp.post(
         "/admin/subscribers/import",
-        &[("csrf", &rcsrf), ("csv", "email\nx@example.com\n"), ("action", "import")],
+        &[
+            ("csrf", &rcsrf),
+            ("csv", "email\nx@example.com\n"),
+            ("action", "import"),
+        ],
     )
     .await
     .expect(403);
@@ -314,7 +350,11 @@ async fn tenants_are_created_edited_and_deleted_through_the_console() {
     let r = admin
         .post(
             "/admin/tenants",
-            &[("csrf", &csrf), ("name", "Acme"), ("emails", "ops@acme.example\nnot an address")],
+            &[
+                ("csrf", &csrf),
+                ("name", "Acme"),
+                ("emails", "ops@acme.example\nnot an address"),
+            ],
         )
         .await
         .expect(422);
@@ -412,7 +452,10 @@ async fn a_tenant_csv_with_a_bad_row_writes_nothing_until_it_is_fixed() {
     let mut admin = signed_in(&app, "admin@example.com", Role::Admin).await;
     let csrf = admin.csrf("/admin/tenants/import").await;
     let r = admin
-        .post("/admin/tenants/import", &[("csrf", &csrf), ("action", "preview")])
+        .post(
+            "/admin/tenants/import",
+            &[("csrf", &csrf), ("action", "preview")],
+        )
         .await
         .expect(422);
     assert!(r.text.contains("paste the CSV"), "{}", r.text);
@@ -425,7 +468,11 @@ async fn a_tenant_csv_with_a_bad_row_writes_nothing_until_it_is_fixed() {
         )
         .await
         .expect(422);
-    assert!(r.text.contains("row 3") && r.text.contains("Prod9"), "{}", r.text);
+    assert!(
+        r.text.contains("row 3") && r.text.contains("Prod9"),
+        "{}",
+        r.text
+    );
     assert!(tenants(&app).await.is_empty());
     // A contact the store refuses, found by the import itself and rolled back.
     let bad = "name,emails,groups\nAcme,ops@acme.example,Prod2 (EU)\nBeta,not an address,\n";
@@ -459,4 +506,106 @@ async fn a_tenant_csv_with_a_bad_row_writes_nothing_until_it_is_fixed() {
     assert_eq!(all.len(), 2);
     assert_eq!(all[0]["name"], "Acme");
     assert_eq!(all[0]["group_ids"].as_array().map(Vec::len), Some(1));
+}
+
+/// The subscribers page at 100,000 subscribers (run by hand: `cargo test -p
+/// herald-tests --test api console_people_timing -- --ignored --nocapture`; SQLite,
+/// debug build). Prints each page's time, the best of five.
+#[tokio::test]
+#[ignore = "a measurement, run by hand"]
+async fn console_people_timing_at_100000_subscribers() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    app.subscribe("seed@example.com", &[]).await;
+    let db = app.state.store.db();
+    db.execute_unprepared(
+        "INSERT INTO subscribers (id, page_id, mode, email, endpoint, address_key, incident_id, \
+         state, skip_confirmation_notification, confirm_nonce, manage_nonce, bounce_count, \
+         quarantined_at, purge_at, confirmed_at, unsubscribed_at, created_at, updated_at, \
+         signing_secret, previous_secret, previous_secret_until, follows_all) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+         SELECT printf('s%011d', i), t.page_id, t.mode, 'user' || i || '@example.com', NULL, \
+         'email:user' || i || '@example.com:', NULL, \
+         CASE WHEN i % 97 = 0 THEN 'quarantined' WHEN i % 13 = 0 THEN 'unsubscribed' ELSE t.state END, \
+         t.skip_confirmation_notification, t.confirm_nonce, t.manage_nonce, 0, NULL, NULL, \
+         t.confirmed_at, NULL, t.created_at, t.updated_at, NULL, NULL, NULL, 1 \
+         FROM n, (SELECT * FROM subscribers LIMIT 1) t",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("seeding: {e}"));
+    {
+        use herald::store::subscribers as s;
+        let page = app.state.store.page_id();
+        let t = std::time::Instant::now();
+        s::tally(db, page).await.ok();
+        println!("tally: {} ms", t.elapsed().as_millis());
+        let t = std::time::Instant::now();
+        s::count(
+            db,
+            page,
+            &s::Query {
+                state: Some(herald::domain::SubscriberState::Unsubscribed),
+                ..s::Query::default()
+            },
+        )
+        .await
+        .ok();
+        println!("count unsubscribed: {} ms", t.elapsed().as_millis());
+        let t = std::time::Instant::now();
+        s::browse(db, page, None, None, None, 50).await.ok();
+        println!("browse: {} ms", t.elapsed().as_millis());
+        let t = std::time::Instant::now();
+        s::browse(db, page, Some("user4242"), None, None, 50)
+            .await
+            .ok();
+        println!("browse q: {} ms", t.elapsed().as_millis());
+        let t = std::time::Instant::now();
+        s::browse(
+            db,
+            page,
+            None,
+            Some(herald::domain::SubscriberState::Quarantined),
+            None,
+            50,
+        )
+        .await
+        .ok();
+        println!("browse quarantined: {} ms", t.elapsed().as_millis());
+        for sql in [
+            "EXPLAIN QUERY PLAN SELECT mode, state, count(id) FROM subscribers WHERE page_id = 'x' AND incident_id IS NULL GROUP BY mode, state",
+            "EXPLAIN QUERY PLAN SELECT * FROM subscribers WHERE page_id = 'x' AND incident_id IS NULL AND address_key >= 'email:u' AND address_key < 'email:v' AND address_key LIKE 'email:u%' ESCAPE '\\' ORDER BY address_key LIMIT 51",
+            "EXPLAIN QUERY PLAN SELECT * FROM subscribers WHERE page_id = 'x' AND incident_id IS NULL AND state = 'quarantined' AND address_key > 'email:u' ORDER BY address_key LIMIT 51",
+        ] {
+            let rows = db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    sql,
+                ))
+                .await
+                .unwrap_or_default();
+            for r in rows {
+                println!("{:?}", r.try_get_by_index::<String>(3));
+            }
+        }
+    }
+    let mut p = signed_in(&app, "resp@example.com", Role::Responder).await;
+    for path in [
+        "/admin/subscribers",
+        "/admin/subscribers?q=user4242",
+        "/admin/subscribers?q=user",
+        "/admin/subscribers?q=nobody",
+        "/admin/subscribers?state=quarantined",
+        "/admin/subscribers?state=unsubscribed&after=email:user5",
+        "/admin/subscribers/s00000004242",
+        "/admin",
+        "/admin/tenants",
+    ] {
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            p.get(path).await.expect(200);
+            best = best.min(t.elapsed());
+        }
+        println!("{path}: {} ms", best.as_millis());
+    }
 }

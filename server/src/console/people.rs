@@ -50,10 +50,7 @@ pub fn picks(all: &[Component], ticked: &[ComponentId]) -> Vec<Pick> {
 
 /// The input an API error is about, by the form's field names.
 pub fn field_of(e: &ApiError) -> Option<String> {
-    let ApiError::Invalid {
-        field: Some(f), ..
-    } = e
-    else {
+    let ApiError::Invalid { field: Some(f), .. } = e else {
         return None;
     };
     let f = f
@@ -162,7 +159,12 @@ pub async fn import_page(
         view.error = Some(format!(
             "Nothing was imported: paste the CSV of the {name}, with its header row."
         ));
-        return render(state, StatusCode::UNPROCESSABLE_ENTITY, "admin/import", &view);
+        return render(
+            state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin/import",
+            &view,
+        );
     }
     let bytes = csv.as_bytes();
     let ran = async {
@@ -205,11 +207,20 @@ pub async fn import_page(
         view.error = Some(format!(
             "Nothing was imported: {} {} wrong. Fix {} in the CSV and check it again.",
             errors.len(),
-            if errors.len() == 1 { "row is" } else { "rows are" },
+            if errors.len() == 1 {
+                "row is"
+            } else {
+                "rows are"
+            },
             if errors.len() == 1 { "it" } else { "them" },
         ));
         view.errors = errors.into_iter().take(200).collect();
-        return render(state, StatusCode::UNPROCESSABLE_ENTITY, "admin/import", &view);
+        return render(
+            state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin/import",
+            &view,
+        );
     }
     if write {
         state.shown(seq).await;

@@ -91,8 +91,12 @@ fn notice(q: &[(String, String)]) -> Option<String> {
     match param(q, "done")? {
         "imported" => Some(format!(
             "Imported {} subscribers; {} were already there.",
-            param(q, "created").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0),
-            param(q, "skipped").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0)
+            param(q, "created")
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0),
+            param(q, "skipped")
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
         )),
         _ => None,
     }
@@ -112,23 +116,14 @@ async fn list_page(
     let db = state.store.db();
     let page = state.store.page_id();
     let loaded = async {
-        let histogram = subscribers::histogram(db, page).await?;
-        let gone = subscribers::count(
-            db,
-            page,
-            &subscribers::Query {
-                state: Some(SubscriberState::Unsubscribed),
-                ..subscribers::Query::default()
-            },
-        )
-        .await?;
+        let tally = subscribers::tally(db, page).await?;
         let listed =
             subscribers::browse(db, page, text.as_deref(), filter, after, PAGE_SIZE).await?;
         let all = components::list(db, page).await?;
-        Ok::<_, StoreError>((histogram, gone, listed, all))
+        Ok::<_, StoreError>((tally, listed, all))
     }
     .await;
-    let (histogram, gone, listed, all) = match loaded {
+    let (tally, listed, all) = match loaded {
         Ok(x) => x,
         Err(e) => {
             tracing::error!(error = %e, "the console subscribers page");
@@ -137,12 +132,10 @@ async fn list_page(
     };
     let tz = tz_of(state);
     let in_state = |s: SubscriberState| -> u64 {
-        if s == SubscriberState::Unsubscribed {
-            return gone.values().sum();
-        }
-        histogram
-            .values()
-            .filter_map(|m| m.get(s.as_str()))
+        tally
+            .iter()
+            .filter(|(_, st, _)| *st == s)
+            .map(|(_, _, n)| u64::try_from(*n).unwrap_or(0))
             .sum()
     };
     let states: Vec<StateCount> = STATES
@@ -395,7 +388,9 @@ pub async fn page(
 async fn find(state: &AppState, id: &SubscriberId) -> Result<subscribers::Subscriber, ApiError> {
     let s = subscribers::get(state.store.db(), id).await?;
     if &s.row.page_id != state.store.page_id() {
-        return Err(ApiError::NotFound(format!("subscriber '{id}' was not found")));
+        return Err(ApiError::NotFound(format!(
+            "subscriber '{id}' was not found"
+        )));
     }
     Ok(s)
 }

@@ -89,10 +89,11 @@ impl Draft {
     /// The API's body: every field given, so the form replaces the tenant's
     /// contacts and components as a `PUT` does.
     fn body(&self, all: &[Component]) -> TenantBody {
-        let (groups, comps): (Vec<ComponentId>, Vec<ComponentId>) =
-            self.runs_on.iter().cloned().partition(|id| {
-                all.iter().any(|c| &c.id == id && c.is_group)
-            });
+        let (groups, comps): (Vec<ComponentId>, Vec<ComponentId>) = self
+            .runs_on
+            .iter()
+            .cloned()
+            .partition(|id| all.iter().any(|c| &c.id == id && c.is_group));
         TenantBody {
             name: Some(self.name.clone()),
             emails: Some(lines(&self.emails)),
@@ -216,8 +217,12 @@ async fn list_page(
     let notice = match param(q, "done") {
         Some("imported") => Some(format!(
             "Imported {} tenants; {} were already there.",
-            param(q, "created").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0),
-            param(q, "skipped").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0)
+            param(q, "created")
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0),
+            param(q, "skipped")
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
         )),
         Some("deleted") => Some("The tenant is deleted.".to_owned()),
         _ => None,
@@ -231,7 +236,11 @@ async fn list_page(
                 id: t.id.to_string(),
                 name: t.name.clone(),
                 runs_on: runs_on_text(t, &all),
-                emails: t.contacts.iter().filter(|c| c.kind == Channel::Email).count(),
+                emails: t
+                    .contacts
+                    .iter()
+                    .filter(|c| c.kind == Channel::Email)
+                    .count(),
                 webhooks: t
                     .contacts
                     .iter()
@@ -278,10 +287,18 @@ pub async fn create(state: web::Data<AppState>, p: Posted) -> HttpResponse {
         Ok((t, shown)) => {
             shown.wait(&state).await;
             if t.fresh_secrets.is_empty() {
-                see_other(format!("{}/admin/tenants/{}?done=created", state.base, t.id))
+                see_other(format!(
+                    "{}/admin/tenants/{}?done=created",
+                    state.base, t.id
+                ))
             } else {
-                tenant_page(&state, &p.who, &t.id, Extra::secrets(&t, "The tenant is created."))
-                    .await
+                tenant_page(
+                    &state,
+                    &p.who,
+                    &t.id,
+                    Extra::secrets(&t, "The tenant is created."),
+                )
+                .await
             }
         }
         Err(e) => {
@@ -462,9 +479,11 @@ async fn save(state: &AppState, p: &Posted, id: &TenantId) -> HttpResponse {
         let b = d.body(&all);
         check_webhooks(state, &b).await?;
         let c = changes(b, Some(&current));
-        commit(state, &p.who.actor, async |w| tenants::update(w, id, c).await)
-            .await
-            .map_err(|e| e.in_body("tenant"))
+        commit(state, &p.who.actor, async |w| {
+            tenants::update(w, id, c).await
+        })
+        .await
+        .map_err(|e| e.in_body("tenant"))
     }
     .await;
     match saved {
@@ -473,7 +492,13 @@ async fn save(state: &AppState, p: &Posted, id: &TenantId) -> HttpResponse {
             if t.fresh_secrets.is_empty() {
                 see_other(format!("{}/admin/tenants/{id}?done=saved", state.base))
             } else {
-                tenant_page(state, &p.who, id, Extra::secrets(&t, "The tenant is saved.")).await
+                tenant_page(
+                    state,
+                    &p.who,
+                    id,
+                    Extra::secrets(&t, "The tenant is saved."),
+                )
+                .await
             }
         }
         Err(ApiError::NotFound(_)) => pages::not_found(state, Some(&p.who), "tenant"),
@@ -498,5 +523,12 @@ pub async fn import_form(state: web::Data<AppState>, Viewing(who): Viewing) -> H
 #[tracing::instrument(skip_all, fields(user = %p.who.user.id))]
 pub async fn import(state: web::Data<AppState>, p: Posted) -> HttpResponse {
     let write = p.form.str("action") == "import";
-    import_page(&state, &p.who, Kind::Tenants, Some(p.form.str("csv")), write).await
+    import_page(
+        &state,
+        &p.who,
+        Kind::Tenants,
+        Some(p.form.str("csv")),
+        write,
+    )
+    .await
 }

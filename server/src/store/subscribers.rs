@@ -369,11 +369,12 @@ pub async fn list(
 /// The longest prefix a console search takes.
 pub const MAX_PREFIX: usize = 200;
 
-/// One page of the page's own subscribers for the console, read along an index so
-/// its cost does not grow with the page's size: with `prefix`, those whose address
-/// (email, case-insensitive, or endpoint) starts with it, in address order along the
-/// unique address index; without, in id order (along the state index when `state` is
-/// given). `after` is the cursor the previous page ended on (`Listed::next`).
+/// One page of the page's own subscribers for the console, in address order along an
+/// index (`idx_subscribers_page_address`, or `..._page_state_address` within a state)
+/// so its cost does not grow with the page's size. `prefix` keeps those whose address
+/// starts with it: an email address (case-insensitive), or an endpoint's URL when it
+/// starts with `http`; each is a range of the index. `after` is the cursor the
+/// previous page ended on (`Listed::next`).
 pub async fn browse(
     db: &impl ConnectionTrait,
     page: &PageId,
@@ -392,11 +393,20 @@ pub async fn browse(
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| p.chars().take(MAX_PREFIX).collect::<String>());
-    let by_key = prefix.is_some();
     if let Some(p) = prefix {
         // Each channel's keys are `channel:address:`; a prefix is a range of them.
+        let channels: &[Channel] = if p.to_lowercase().starts_with("http") {
+            &[
+                Channel::Webhook,
+                Channel::Slack,
+                Channel::Discord,
+                Channel::Teams,
+            ]
+        } else {
+            &[Channel::Email]
+        };
         let mut any = Condition::any();
-        for c in Channel::ALL {
+        for c in channels {
             let address = if *c == Channel::Email {
                 p.to_lowercase()
             } else {
@@ -416,29 +426,21 @@ pub async fn browse(
             );
         }
         find = find.filter(any);
-        if let Some(a) = after {
-            find = find.filter(subscribers::Column::AddressKey.gt(a));
-        }
-        find = find.order_by_asc(subscribers::Column::AddressKey);
-    } else {
-        if let Some(a) = after {
-            find = find.filter(subscribers::Column::Id.gt(a));
-        }
-        find = find.order_by_asc(subscribers::Column::Id);
     }
-    let mut rows = find.limit(limit.saturating_add(1)).all(db).await?;
+    if let Some(a) = after {
+        find = find.filter(subscribers::Column::AddressKey.gt(a));
+    }
+    let mut rows = find
+        .order_by_asc(subscribers::Column::AddressKey)
+        .limit(limit.saturating_add(1))
+        .all(db)
+        .await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next = more
         .then(|| rows.last())
         .flatten()
-        .map(|r| {
-            if by_key {
-                r.address_key.clone()
-            } else {
-                r.id.to_string()
-            }
-        });
+        .map(|r| r.address_key.clone());
     Ok(Listed {
         rows: with_components(db, rows).await?,
         next,
@@ -485,12 +487,13 @@ pub async fn count(
     Ok(out)
 }
 
-/// Subscribers by channel and state, with totals.
-pub async fn histogram(
+/// The page's own subscribers counted by channel and state (every state), read from
+/// an index alone.
+pub async fn tally(
     db: &impl ConnectionTrait,
     page: &PageId,
-) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
-    let rows: Vec<(Channel, SubscriberState, i64)> = subscribers::Entity::find()
+) -> Result<Vec<(Channel, SubscriberState, i64)>> {
+    Ok(subscribers::Entity::find()
         .select_only()
         .column(subscribers::Column::Mode)
         .column(subscribers::Column::State)
@@ -501,7 +504,15 @@ pub async fn histogram(
         .group_by(subscribers::Column::State)
         .into_tuple()
         .all(db)
-        .await?;
+        .await?)
+}
+
+/// Subscribers by channel and state, with totals.
+pub async fn histogram(
+    db: &impl ConnectionTrait,
+    page: &PageId,
+) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
+    let rows = tally(db, page).await?;
     let mut out: BTreeMap<String, BTreeMap<String, u64>> = Channel::ALL
         .iter()
         .map(|c| {
