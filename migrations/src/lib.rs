@@ -17,6 +17,7 @@ mod m20261203_000002_add_maintenance_plan;
 mod m20261203_000003_add_maintenance_series;
 mod m20261204_000001_add_subscriber_follows_all;
 mod m20261204_000002_add_users;
+mod m20261205_000001_add_subscriber_browse_indexes;
 mod m20261205_000010_add_audit_indexes;
 
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_add_subscriber_follows_all::Migration),
             Box::new(m20261204_000002_add_users::Migration),
             Box::new(m20261205_000010_add_audit_indexes::Migration),
+            Box::new(m20261205_000001_add_subscriber_browse_indexes::Migration),
         ]
     }
 }

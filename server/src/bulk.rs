@@ -11,7 +11,11 @@ use serde::Deserialize;
 
 use crate::domain::{Component, ComponentId};
 use crate::http::v1::tenants::{TenantBody, changes};
-use crate::store::{subscribers::NewSubscriber, tenants::TenantChanges};
+use crate::store::{
+    StoreError, Write,
+    subscribers::{Imported, NewSubscriber},
+    tenants::TenantChanges,
+};
 
 /// The most rows one file may hold.
 pub const MAX_ROWS: usize = 1_000_000;
@@ -290,6 +294,38 @@ pub fn tenants(bytes: &[u8], format: Format, names: &Names) -> Parsed<TenantChan
     } else {
         Err(errors)
     }
+}
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Subscribers,
+    Tenants,
+}
+
+/// Reads `bytes` as rows of `kind` and imports them in `w`: the problems found while
+/// reading (nothing was written), or what the import did, each bad row named by its
+/// number in the file. The caller commits `w` only when `Imported::errors` is empty,
+/// so that nothing is written until every row is good (the command line's `import`,
+/// and the console's preview, which never commits, and import).
+pub async fn import(
+    w: &mut Write,
+    kind: Kind,
+    bytes: &[u8],
+    format: Format,
+    names: &Names<'_>,
+) -> Result<Result<Imported, Vec<String>>, StoreError> {
+    let first = if format == Format::Csv { 2 } else { 1 };
+    Ok(match kind {
+        Kind::Subscribers => match subscribers(bytes, format, names) {
+            Ok(rows) => Ok(crate::store::subscribers::import(w, rows, first).await?),
+            Err(errors) => Err(errors),
+        },
+        Kind::Tenants => match tenants(bytes, format, names) {
+            Ok(rows) => Ok(crate::store::tenants::import(w, rows, first).await?),
+            Err(errors) => Err(errors),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -412,11 +412,7 @@ async fn user(
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Subscribers,
-    Tenants,
-}
+use crate::bulk::Kind;
 
 async fn import(
     settings: &Settings,
@@ -432,30 +428,13 @@ async fn import(
     let components = store::components::list(st.db(), st.page_id()).await?;
     let names = Names::new(&components);
     let actor = store::Actor::system("cli");
-    let result = match kind {
-        Kind::Subscribers => match crate::bulk::subscribers(&bytes, format, &names) {
-            Ok(rows) => {
-                let mut w = st.begin(&actor, clock.now()).await?;
-                let out = store::subscribers::import(&mut w, rows).await?;
-                if out.errors.is_empty() {
-                    w.commit().await?;
-                }
-                Ok(out)
-            }
-            Err(errors) => Err(errors),
-        },
-        Kind::Tenants => match crate::bulk::tenants(&bytes, format, &names) {
-            Ok(rows) => {
-                let mut w = st.begin(&actor, clock.now()).await?;
-                let out = store::tenants::import(&mut w, rows).await?;
-                if out.errors.is_empty() {
-                    w.commit().await?;
-                }
-                Ok(out)
-            }
-            Err(errors) => Err(errors),
-        },
-    };
+    let mut w = st.begin(&actor, clock.now()).await?;
+    let result = crate::bulk::import(&mut w, kind, &bytes, format, &names).await?;
+    if result.as_ref().is_ok_and(|out| out.errors.is_empty()) {
+        w.commit().await?;
+    } else {
+        drop(w);
+    }
     st.close().await;
     let what = match kind {
         Kind::Subscribers => "subscribers",

@@ -175,7 +175,7 @@ async fn incident_count(app: &TestApp) -> usize {
         .map_or(0, Vec::len)
 }
 
-fn id(v: &Value) -> String {
+pub(crate) fn id(v: &Value) -> String {
     v["id"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -574,6 +574,15 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
         .await
         .expect(201)
         .json());
+    let subscriber = id(&app.subscribe("someone@example.com", &[]).await);
+    let tenant = id(&app
+        .post(
+            &app.page_path("/tenants"),
+            json!({"tenant": {"name": "Acme"}}),
+        )
+        .await
+        .expect(201)
+        .json());
     let ids: Vec<(&str, String)> = vec![
         ("{id}", open.clone()),
         ("{delivery}", delivery),
@@ -581,6 +590,8 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
         ("{token}", token),
         ("{maintenance}", maintenance),
         ("{series}", series),
+        ("{subscriber}", subscriber),
+        ("{tenant}", tenant),
     ];
     let fill = |path: &str| {
         let filled = ids

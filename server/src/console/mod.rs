@@ -9,10 +9,13 @@ mod incidents;
 mod ledger;
 mod maintenance;
 pub mod pages;
+mod people;
 mod postmortem;
 pub mod routes;
 mod settings;
 mod signin;
+mod subscribers;
+mod tenants;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -137,6 +140,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/settings/tokens/{token}")
                     .route(web::post().to(settings::revoke_token)),
+            )
+            .service(
+                web::resource("/subscribers")
+                    .route(web::get().to(subscribers::list))
+                    .route(web::post().to(subscribers::create)),
+            )
+            .service(
+                web::resource("/subscribers/import")
+                    .route(web::get().to(subscribers::import_form))
+                    .route(web::post().to(subscribers::import)),
+            )
+            .service(
+                web::resource("/subscribers/{subscriber}")
+                    .route(web::get().to(subscribers::page))
+                    .route(web::post().to(subscribers::submit)),
+            )
+            .service(
+                web::resource("/subscribers/{subscriber}/reactivate")
+                    .route(web::post().to(subscribers::reactivate)),
+            )
+            .service(
+                web::resource("/tenants")
+                    .route(web::get().to(tenants::list))
+                    .route(web::post().to(tenants::create)),
+            )
+            .service(
+                web::resource("/tenants/import")
+                    .route(web::get().to(tenants::import_form))
+                    .route(web::post().to(tenants::import)),
+            )
+            .service(
+                web::resource("/tenants/{tenant}")
+                    .route(web::get().to(tenants::page))
+                    .route(web::post().to(tenants::submit)),
             )
             .default_service(web::to(no_such_page))
             .wrap(crate::http::security::no_store()),

@@ -128,6 +128,33 @@ pub fn table() -> Vec<Route> {
             "/admin/maintenance/{maintenance}/cancel",
             Some(Responder),
         ),
+        // Subscribers and tenants: as the API has them, responders read and manage
+        // subscribers; tenants, reactivation and bulk imports are an admin's.
+        route(Method::GET, "/admin/subscribers", Some(Responder)),
+        route(Method::POST, "/admin/subscribers", Some(Responder)),
+        route(Method::GET, "/admin/subscribers/import", Some(Admin)),
+        route(Method::POST, "/admin/subscribers/import", Some(Admin)),
+        route(
+            Method::GET,
+            "/admin/subscribers/{subscriber}",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/subscribers/{subscriber}",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/subscribers/{subscriber}/reactivate",
+            Some(Admin),
+        ),
+        route(Method::GET, "/admin/tenants", Some(Responder)),
+        route(Method::POST, "/admin/tenants", Some(Admin)),
+        route(Method::GET, "/admin/tenants/import", Some(Admin)),
+        route(Method::POST, "/admin/tenants/import", Some(Admin)),
+        route(Method::GET, "/admin/tenants/{tenant}", Some(Responder)),
+        route(Method::POST, "/admin/tenants/{tenant}", Some(Admin)),
     ]
 }
 

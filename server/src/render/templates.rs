@@ -129,6 +129,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../templates/admin/components.hbs"),
     ),
     (
+        "partials/admin_tenant_form",
+        include_str!("../../../templates/admin/tenant_form.hbs"),
+    ),
+    (
         "partials/admin_preview",
         include_str!("../../../templates/admin/preview.hbs"),
     ),
@@ -211,6 +215,26 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "partials/admin_errors",
         include_str!("../../../templates/admin/errors.hbs"),
+    ),
+    (
+        "admin/subscribers",
+        include_str!("../../../templates/admin/subscribers.hbs"),
+    ),
+    (
+        "admin/subscriber",
+        include_str!("../../../templates/admin/subscriber.hbs"),
+    ),
+    (
+        "admin/tenants",
+        include_str!("../../../templates/admin/tenants.hbs"),
+    ),
+    (
+        "admin/tenant",
+        include_str!("../../../templates/admin/tenant.hbs"),
+    ),
+    (
+        "admin/import",
+        include_str!("../../../templates/admin/import.hbs"),
     ),
 ];
 

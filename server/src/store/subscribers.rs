@@ -366,6 +366,94 @@ pub async fn list(
     with_components(db, rows).await
 }
 
+/// The longest prefix a console search takes.
+pub const MAX_PREFIX: usize = 200;
+
+/// One page of the page's own subscribers for the console, in address order along an
+/// index (`idx_subscribers_page_address`, or `..._page_state_address` within a state)
+/// so its cost does not grow with the page's size. `prefix` keeps those whose address
+/// starts with it: an email address (case-insensitive), or an endpoint's URL when it
+/// starts with `http`; each is a range of the index. `after` is the cursor the
+/// previous page ended on (`Listed::next`).
+pub async fn browse(
+    db: &impl ConnectionTrait,
+    page: &PageId,
+    prefix: Option<&str>,
+    state: Option<SubscriberState>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Listed> {
+    let mut find = subscribers::Entity::find()
+        .filter(subscribers::Column::PageId.eq(page.clone()))
+        .filter(subscribers::Column::IncidentId.is_null());
+    if let Some(s) = state {
+        find = find.filter(subscribers::Column::State.eq(s));
+    }
+    let prefix = prefix
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.chars().take(MAX_PREFIX).collect::<String>());
+    if let Some(p) = prefix {
+        // Each channel's keys are `channel:address:`; a prefix is a range of them.
+        let channels: &[Channel] = if p.to_lowercase().starts_with("http") {
+            &[
+                Channel::Webhook,
+                Channel::Slack,
+                Channel::Discord,
+                Channel::Teams,
+            ]
+        } else {
+            &[Channel::Email]
+        };
+        let mut any = Condition::any();
+        for c in channels {
+            let address = if *c == Channel::Email {
+                p.to_lowercase()
+            } else {
+                p.clone()
+            };
+            let low = format!("{c}:{address}");
+            let high = format!("{low}\u{10FFFF}");
+            let like = format!("{}%", escape_like(&low));
+            any = any.add(
+                Condition::all()
+                    .add(subscribers::Column::AddressKey.gte(low))
+                    .add(subscribers::Column::AddressKey.lt(high))
+                    .add(
+                        Expr::col(subscribers::Column::AddressKey)
+                            .like(LikeExpr::new(like).escape('\\')),
+                    ),
+            );
+        }
+        find = find.filter(any);
+    }
+    if let Some(a) = after {
+        find = find.filter(subscribers::Column::AddressKey.gt(a));
+    }
+    let mut rows = find
+        .order_by_asc(subscribers::Column::AddressKey)
+        .limit(limit.saturating_add(1))
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|r| r.address_key.clone());
+    Ok(Listed {
+        rows: with_components(db, rows).await?,
+        next,
+    })
+}
+
+/// A page of subscribers and the cursor of the next one, if there is one.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub rows: Vec<Subscriber>,
+    pub next: Option<String>,
+}
+
 /// Subscribers by channel: `{"email": n, ...}` over every channel.
 pub async fn count(
     db: &impl ConnectionTrait,
@@ -399,12 +487,13 @@ pub async fn count(
     Ok(out)
 }
 
-/// Subscribers by channel and state, with totals.
-pub async fn histogram(
+/// The page's own subscribers counted by channel and state (every state), read from
+/// an index alone.
+pub async fn tally(
     db: &impl ConnectionTrait,
     page: &PageId,
-) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
-    let rows: Vec<(Channel, SubscriberState, i64)> = subscribers::Entity::find()
+) -> Result<Vec<(Channel, SubscriberState, i64)>> {
+    Ok(subscribers::Entity::find()
         .select_only()
         .column(subscribers::Column::Mode)
         .column(subscribers::Column::State)
@@ -415,7 +504,15 @@ pub async fn histogram(
         .group_by(subscribers::Column::State)
         .into_tuple()
         .all(db)
-        .await?;
+        .await?)
+}
+
+/// Subscribers by channel and state, with totals.
+pub async fn histogram(
+    db: &impl ConnectionTrait,
+    page: &PageId,
+) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
+    let rows = tally(db, page).await?;
     let mut out: BTreeMap<String, BTreeMap<String, u64>> = Channel::ALL
         .iter()
         .map(|c| {
@@ -841,7 +938,8 @@ pub struct Imported {
 
 /// Imports subscriptions as active (people who subscribed elsewhere): duplicates are
 /// skipped, bad rows reported by number; nothing is sent.
-pub async fn import(w: &mut Write, rows: Vec<NewSubscriber>) -> Result<Imported> {
+/// `first` is the number the first row has in its file (a CSV's line).
+pub async fn import(w: &mut Write, rows: Vec<NewSubscriber>, first: usize) -> Result<Imported> {
     let mut out = Imported::default();
     let mut made = Vec::new();
     for (n, mut new) in rows.into_iter().enumerate() {
@@ -849,7 +947,7 @@ pub async fn import(w: &mut Write, rows: Vec<NewSubscriber>) -> Result<Imported>
         let row = match validate(&new, w.page_id(), w.now()) {
             Ok(r) => r,
             Err(e) => {
-                out.errors.push(format!("row {}: {e}", n + 1));
+                out.errors.push(format!("row {}: {e}", n + first));
                 continue;
             }
         };
@@ -858,7 +956,7 @@ pub async fn import(w: &mut Write, rows: Vec<NewSubscriber>) -> Result<Imported>
         {
             Ok(ids) => ids,
             Err(e) => {
-                out.errors.push(format!("row {}: {e}", n + 1));
+                out.errors.push(format!("row {}: {e}", n + first));
                 continue;
             }
         };

@@ -369,10 +369,12 @@ pub async fn names(
     Ok(out)
 }
 
-/// Imports tenants; one with the name of an existing tenant is skipped.
+/// Imports tenants; one with the name of an existing tenant is skipped. `first` is the
+/// number the first row has in its file (a CSV's line).
 pub async fn import(
     w: &mut Write,
     rows: Vec<TenantChanges>,
+    first: usize,
 ) -> Result<super::subscribers::Imported> {
     let mut out = super::subscribers::Imported::default();
     let existing: Vec<String> = list(w.conn(), w.page_id(), None, i64::MAX.unsigned_abs(), 0)
@@ -388,7 +390,7 @@ pub async fn import(
         }
         match create(w, row).await {
             Ok(_) => out.created += 1,
-            Err(StoreError::Domain(e)) => out.errors.push(format!("row {}: {e}", n + 1)),
+            Err(StoreError::Domain(e)) => out.errors.push(format!("row {}: {e}", n + first)),
             Err(e) => return Err(e),
         }
     }

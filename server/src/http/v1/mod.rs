@@ -7,7 +7,7 @@ pub(crate) mod incidents;
 pub(crate) mod pages;
 mod reports;
 pub(crate) mod series;
-mod subscribers;
+pub(crate) mod subscribers;
 mod templates;
 pub(crate) mod tenants;
 pub(crate) mod tokens;

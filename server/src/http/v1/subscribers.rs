@@ -331,7 +331,7 @@ async fn full_doc(state: &AppState, view: &View, s: Subscriber) -> Result<Subscr
 }
 
 /// Refuses an endpoint Herald must not send to (422 naming `field`).
-async fn check_endpoint(state: &AppState, b: &SubscriberBody) -> Result<(), ApiError> {
+pub(crate) async fn check_endpoint(state: &AppState, b: &SubscriberBody) -> Result<(), ApiError> {
     let endpoint_mode =
         b.mode.is_some_and(|m| m != Channel::Email) || (b.mode.is_none() && b.endpoint.is_some());
     if let (true, Some(e)) = (endpoint_mode, b.endpoint.as_deref()) {
@@ -474,7 +474,7 @@ pub async fn list(
         .collect::<Vec<_>>()))
 }
 
-fn new_subscriber(
+pub(crate) fn new_subscriber(
     b: SubscriberBody,
     incident: Option<IncidentId>,
 ) -> Result<NewSubscriber, ApiError> {
@@ -775,7 +775,8 @@ pub async fn delete(
     unsubscribe_one(&state, &actor, s).await
 }
 
-async fn resend(state: &AppState, actor: &Actor, s: Subscriber) -> Result<HttpResponse, ApiError> {
+/// Only an unconfirmed subscriber is sent a confirmation link again.
+pub(crate) fn may_resend(s: &Subscriber) -> Result<(), ApiError> {
     if s.row.state != SubscriberState::Unconfirmed {
         return Err(ApiError::Conflict(format!(
             "subscriber '{}' is {}: only an unconfirmed subscriber is sent a confirmation link",
@@ -783,6 +784,11 @@ async fn resend(state: &AppState, actor: &Actor, s: Subscriber) -> Result<HttpRe
             s.row.state
         )));
     }
+    Ok(())
+}
+
+async fn resend(state: &AppState, actor: &Actor, s: Subscriber) -> Result<HttpResponse, ApiError> {
+    may_resend(&s)?;
     let id = s.id().clone();
     write(state, actor, async |w| {
         subscribers::resend_confirmation(w, std::slice::from_ref(&id)).await

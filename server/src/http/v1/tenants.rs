@@ -210,7 +210,7 @@ pub async fn list(
 }
 
 /// Refuses webhooks Herald must not send to (422 naming `tenant.webhooks.N`).
-async fn check_webhooks(state: &AppState, b: &TenantBody) -> Result<(), ApiError> {
+pub(crate) async fn check_webhooks(state: &AppState, b: &TenantBody) -> Result<(), ApiError> {
     for (n, url) in b.webhooks.iter().flatten().enumerate() {
         crate::notify::webhook::check_endpoint(url, state.notifier.webhook_allow())
             .await
