@@ -12,13 +12,14 @@ use super::dashboard::board;
 use super::pages::{self, Frame, frame, render};
 use crate::app::AppState;
 use crate::domain::{
-    Component, ComponentStatus, Incident, IncidentId, IncidentStatus, user::countdown,
+    Component, ComponentStatus, Incident, IncidentId, IncidentStatus, template::Target,
+    user::countdown,
 };
 use crate::http::{
     error::ApiError,
     v1::{
         commit,
-        incidents::{IncidentBody, templated},
+        incidents::{IncidentBody, templated, templated_as},
     },
 };
 use crate::notify::preview::Told;
@@ -46,12 +47,12 @@ const COMPONENT_STATUSES: [ComponentStatus; 5] = [
 
 #[derive(Debug, Serialize)]
 pub struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
-fn options<T: Copy + PartialEq>(
+pub(super) fn options<T: Copy + PartialEq>(
     all: &[T],
     chosen: Option<T>,
     text: impl Fn(T) -> (&'static str, &'static str),
@@ -316,7 +317,7 @@ fn said(e: &ApiError) -> String {
     }
 }
 
-fn see_other(location: String) -> HttpResponse {
+pub(super) fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
@@ -340,7 +341,14 @@ pub async fn declare(state: web::Data<AppState>, p: Posted) -> HttpResponse {
         }
     };
     let publish = p.form.str("action") == "publish";
-    let filled = match templated(&state, d.body(), None).await {
+    // Previewed, the template's text goes into the form for the responder to read and
+    // edit: escaped only where Markdown would act on a value (it renders the same).
+    let target = if publish {
+        Target::Markdown
+    } else {
+        Target::Editing
+    };
+    let filled = match templated_as(&state, d.body(), None, target).await {
         Ok(b) => b,
         Err(e) => {
             return declare_page(

@@ -20,7 +20,7 @@ const fn route(method: Method, path: &'static str, role: Option<Role>) -> Route 
 
 /// The console's routes.
 pub fn table() -> Vec<Route> {
-    use Role::{Responder, Viewer};
+    use Role::{Admin, Responder, Viewer};
     vec![
         route(Method::GET, "/admin/signin", None),
         route(Method::POST, "/admin/signin", None),
@@ -58,6 +58,41 @@ pub fn table() -> Vec<Route> {
             Method::POST,
             "/admin/incidents/{id}/postmortem",
             Some(Responder),
+        ),
+        // Components and groups: as the API's `.../components` and
+        // `.../component-groups` (reading for viewers, changes for responders).
+        route(Method::GET, "/admin/components", Some(Viewer)),
+        route(Method::POST, "/admin/components", Some(Responder)),
+        route(Method::GET, "/admin/components/{component}", Some(Viewer)),
+        route(
+            Method::POST,
+            "/admin/components/{component}",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/components/{component}/status",
+            Some(Responder),
+        ),
+        route(Method::POST, "/admin/component-groups", Some(Responder)),
+        route(Method::GET, "/admin/component-groups/{group}", Some(Viewer)),
+        route(
+            Method::POST,
+            "/admin/component-groups/{group}",
+            Some(Responder),
+        ),
+        // Incident templates: as the API's `.../incident_templates` (reading for
+        // responders, changes for admins).
+        route(Method::GET, "/admin/templates", Some(Responder)),
+        route(Method::GET, "/admin/templates/new", Some(Responder)),
+        route(Method::POST, "/admin/templates/new", Some(Admin)),
+        route(Method::GET, "/admin/templates/{template}", Some(Responder)),
+        route(Method::POST, "/admin/templates/{template}", Some(Admin)),
+        route(Method::POST, "/admin/template-groups", Some(Admin)),
+        route(
+            Method::POST,
+            "/admin/template-groups/{template_group}",
+            Some(Admin),
         ),
     ]
 }

@@ -1,6 +1,6 @@
 //! Statuspage's manage API v1, and Herald's additions under the same prefix.
 
-mod components;
+pub(crate) mod components;
 mod deliveries;
 mod events;
 pub(crate) mod incidents;
@@ -8,7 +8,7 @@ mod pages;
 mod reports;
 mod series;
 mod subscribers;
-mod templates;
+pub(crate) mod templates;
 pub(crate) mod tenants;
 mod tokens;
 mod users;
