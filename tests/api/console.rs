@@ -175,7 +175,7 @@ async fn incident_count(app: &TestApp) -> usize {
         .map_or(0, Vec::len)
 }
 
-fn id(v: &Value) -> String {
+pub(crate) fn id(v: &Value) -> String {
     v["id"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -538,7 +538,30 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
         .await);
     // Each placeholder of the table's paths, filled with a thing that exists. A page
     // with a new kind of `{placeholder}` adds its thing here.
-    let ids: Vec<(&str, String)> = vec![("{id}", open.clone())];
+    let group = id(&app.create_group("Pod", &[]).await);
+    let template_group = id(&app
+        .post(
+            &app.page_path("/incident_template_groups"),
+            json!({"template_group": {"name": "Voice"}}),
+        )
+        .await
+        .expect(201)
+        .json());
+    let template = id(&app
+        .post(
+            &app.page_path("/incident_templates"),
+            json!({"template": {"name": "Outage", "title": "Outage", "body": "Looking."}}),
+        )
+        .await
+        .expect(201)
+        .json());
+    let ids: Vec<(&str, String)> = vec![
+        ("{id}", open.clone()),
+        ("{component}", api.clone()),
+        ("{group}", group),
+        ("{template}", template),
+        ("{template_group}", template_group),
+    ];
     let fill = |path: &str| {
         let filled = ids
             .iter()

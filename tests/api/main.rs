@@ -5,6 +5,7 @@ mod browser;
 mod components;
 mod console;
 mod console_browser;
+mod console_directory;
 mod hardening;
 mod hostile;
 mod incidents;

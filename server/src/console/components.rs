@@ -69,6 +69,11 @@ impl Problem {
     }
 }
 
+/// The input a problem is about, "" for none (the pages compare it with `eq`).
+pub fn field_of(p: Option<&Problem>) -> String {
+    p.and_then(|p| p.field.clone()).unwrap_or_default()
+}
+
 #[derive(Debug, Serialize)]
 struct Row {
     id: String,
@@ -123,6 +128,8 @@ struct BoardView {
     /// Which form the problem is about: "component", "group" or "board".
     problem_in: &'static str,
     problem: Option<Problem>,
+    /// The input the problem is about ("" for none).
+    problem_field: String,
     notice: Option<&'static str>,
 }
 
@@ -265,6 +272,7 @@ async fn board_page(state: &AppState, who: &Signed, a: Again) -> HttpResponse {
         new_component: a.new_component,
         new_group: a.new_group,
         problem_in: a.problem_in,
+        problem_field: field_of(a.problem.as_ref()),
         problem: a.problem,
         notice: a.notice,
     };
@@ -327,7 +335,12 @@ fn component_body(form: &Form, creating: bool) -> Result<(ComponentBody, Fields)
         if creating { v.map(Some) } else { Some(v) }
     };
     let body = ComponentBody {
-        name: form.text("name"),
+        // Blank on an edit form is refused as the API refuses an empty name.
+        name: if creating {
+            form.text("name")
+        } else {
+            Some(form.str("name").trim().to_owned())
+        },
         description: clear(form.text("description")),
         status,
         group_id: if creating {
@@ -503,6 +516,7 @@ struct ComponentPage {
     group_options: Vec<Opt>,
     status_options: Vec<Opt>,
     problem: Option<Problem>,
+    problem_field: String,
     notice: Option<String>,
 }
 
@@ -575,6 +589,7 @@ async fn component_page(
         group_options: group_options(&all, Some(fields.group_id.as_str())),
         status_options: options(&STATUSES, Some(chosen), |s| (s.as_str(), s.label())),
         fields,
+        problem_field: field_of(s.problem.as_ref()),
         problem: s.problem,
         notice: s.notice,
     };
@@ -735,7 +750,9 @@ struct GroupPage {
     name: String,
     fields: Fields,
     members: Vec<Member>,
+    member_count: usize,
     problem: Option<Problem>,
+    problem_field: String,
     notice: Option<String>,
 }
 
@@ -751,6 +768,15 @@ async fn group_page(state: &AppState, who: &Signed, id: &ComponentId, s: Shown) 
         return pages::not_found(state, Some(who), "component group");
     };
     let index = ComponentIndex::new(&all);
+    let members: Vec<Member> = index
+        .children(&g.id)
+        .iter()
+        .map(|c| Member {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            status_label: c.status.label(),
+        })
+        .collect();
     let view = GroupPage {
         layout: frame(state, &g.name, Some(who), "components"),
         id: g.id.to_string(),
@@ -760,15 +786,9 @@ async fn group_page(state: &AppState, who: &Signed, id: &ComponentId, s: Shown) 
             description: g.description.clone().unwrap_or_default(),
             ..Fields::default()
         }),
-        members: index
-            .children(&g.id)
-            .iter()
-            .map(|c| Member {
-                id: c.id.to_string(),
-                name: c.name.clone(),
-                status_label: c.status.label(),
-            })
-            .collect(),
+        member_count: members.len(),
+        members,
+        problem_field: field_of(s.problem.as_ref()),
         problem: s.problem,
         notice: s.notice,
     };

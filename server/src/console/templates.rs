@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use super::auth::{Form, Posted, Signed, Viewing};
-use super::components::Problem;
+use super::components::{Problem, field_of};
 use super::incidents::{Opt, options, see_other};
 use super::pages::{self, Frame, frame, render};
 use crate::app::AppState;
@@ -411,6 +411,7 @@ struct EditView {
     variables: Vec<&'static str>,
     preview: Option<Preview>,
     problem: Option<Problem>,
+    problem_field: String,
     notice: Option<String>,
 }
 
@@ -534,6 +535,7 @@ async fn edit_page(state: &AppState, who: &Signed, id: Option<&str>, s: Shown) -
         variables: VARIABLES.to_vec(),
         fields,
         preview: s.preview,
+        problem_field: field_of(s.problem.as_ref()),
         problem: s.problem,
         notice: s.notice,
     };
