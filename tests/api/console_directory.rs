@@ -245,6 +245,11 @@ async fn a_responder_runs_the_components_board_through_its_forms() {
         .await
         .expect(422);
     assert!(r.text.contains("held by the open incident"), "{}", r.text);
+    assert!(
+        r.text.contains("tick “Also take it out of open incidents”"),
+        "{}",
+        r.text
+    );
     app.component(&billing).await;
     p.post(
         &format!("/admin/components/{billing}"),

@@ -657,6 +657,15 @@ pub async fn change(
                     see_other(format!("{}/admin/components?done=deleted", state.base))
                 }
                 Err(ApiError::NotFound(_)) => pages::not_found(&state, Some(&p.who), "component"),
+                Err(ApiError::Conflict(m)) => {
+                    // The API's sentence, with this form's way to force it.
+                    let m = m.replace(
+                        "delete with force=true",
+                        "tick “Also take it out of open incidents”",
+                    );
+                    let problem = Problem::new(format!("Nothing was changed: {m}"), Some("force"));
+                    component_page(&state, &p.who, &id, Shown::problem(problem, None)).await
+                }
                 Err(e) => {
                     let s = Shown::problem(Problem::of(&e), None);
                     component_page(&state, &p.who, &id, s).await

@@ -410,7 +410,7 @@ pub fn fill_with(
     let index = view.index();
     let status = given
         .status
-        .or_else(|| templates::status(&t))
+        .or_else(|| templates::status(t))
         .or(current.map(|c| c.status));
     let component_ids = if given.components.is_empty() {
         templates::component_ids(t)
