@@ -583,8 +583,29 @@ async fn every_console_route_enforces_its_role_and_is_never_cached() {
         .await
         .expect(201)
         .json());
+    let group = id(&app.create_group("Pod", &[]).await);
+    let template_group = id(&app
+        .post(
+            &app.page_path("/incident_template_groups"),
+            json!({"template_group": {"name": "Voice"}}),
+        )
+        .await
+        .expect(201)
+        .json());
+    let template = id(&app
+        .post(
+            &app.page_path("/incident_templates"),
+            json!({"template": {"name": "Outage", "title": "Outage", "body": "Looking."}}),
+        )
+        .await
+        .expect(201)
+        .json());
     let ids: Vec<(&str, String)> = vec![
         ("{id}", open.clone()),
+        ("{component}", api.clone()),
+        ("{group}", group),
+        ("{template}", template),
+        ("{template_group}", template_group),
         ("{delivery}", delivery),
         ("{user}", user),
         ("{token}", token),

@@ -5,6 +5,7 @@ mod browser;
 mod components;
 mod console;
 mod console_browser;
+mod console_directory;
 mod console_ledger;
 mod console_maintenance;
 mod console_people;

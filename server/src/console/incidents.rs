@@ -12,13 +12,14 @@ use super::dashboard::board;
 use super::pages::{self, Frame, frame, render};
 use crate::app::AppState;
 use crate::domain::{
-    Component, ComponentStatus, Incident, IncidentId, IncidentStatus, user::countdown,
+    Component, ComponentStatus, Incident, IncidentId, IncidentStatus, template::Target,
+    user::countdown,
 };
 use crate::http::{
     error::ApiError,
     v1::{
         commit,
-        incidents::{IncidentBody, templated},
+        incidents::{IncidentBody, templated, templated_as},
     },
 };
 use crate::notify::preview::Told;
@@ -45,10 +46,10 @@ const COMPONENT_STATUSES: [ComponentStatus; 5] = [
 ];
 
 #[derive(Debug, Serialize)]
-pub(super) struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
+pub struct Opt {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
 pub(super) fn options<T: Copy + PartialEq>(
@@ -357,7 +358,14 @@ pub async fn declare(state: web::Data<AppState>, p: Posted) -> HttpResponse {
         }
     };
     let publish = p.form.str("action") == "publish";
-    let filled = match templated(&state, d.body(), None).await {
+    // Previewed, the template's text goes into the form for the responder to read and
+    // edit: escaped only where Markdown would act on a value (it renders the same).
+    let target = if publish {
+        Target::Markdown
+    } else {
+        Target::Editing
+    };
+    let filled = match templated_as(&state, d.body(), None, target).await {
         Ok(b) => b,
         Err(e) => {
             return declare_page(

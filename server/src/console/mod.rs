@@ -4,6 +4,7 @@
 //! API cannot disagree about what a change does.
 
 pub mod auth;
+mod components;
 mod dashboard;
 mod incidents;
 mod ledger;
@@ -15,6 +16,7 @@ pub mod routes;
 mod settings;
 mod signin;
 mod subscribers;
+mod templates;
 mod tenants;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -174,6 +176,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/tenants/{tenant}")
                     .route(web::get().to(tenants::page))
                     .route(web::post().to(tenants::submit)),
+            )
+            .service(
+                web::resource("/components")
+                    .route(web::get().to(components::board))
+                    .route(web::post().to(components::create)),
+            )
+            .service(
+                web::resource("/components/{component}")
+                    .route(web::get().to(components::component))
+                    .route(web::post().to(components::change)),
+            )
+            .service(
+                web::resource("/components/{component}/status")
+                    .route(web::post().to(components::set_status)),
+            )
+            .service(
+                web::resource("/component-groups").route(web::post().to(components::create_group)),
+            )
+            .service(
+                web::resource("/component-groups/{group}")
+                    .route(web::get().to(components::group))
+                    .route(web::post().to(components::change_group)),
+            )
+            .service(web::resource("/templates").route(web::get().to(templates::list)))
+            .service(
+                web::resource("/templates/new")
+                    .route(web::get().to(templates::new_form))
+                    .route(web::post().to(templates::create)),
+            )
+            .service(
+                web::resource("/templates/{template}")
+                    .route(web::get().to(templates::page))
+                    .route(web::post().to(templates::change)),
+            )
+            .service(
+                web::resource("/template-groups").route(web::post().to(templates::create_group)),
+            )
+            .service(
+                web::resource("/template-groups/{template_group}")
+                    .route(web::post().to(templates::change_group)),
             )
             .default_service(web::to(no_such_page))
             .wrap(crate::http::security::no_store()),

@@ -155,6 +155,41 @@ pub fn table() -> Vec<Route> {
         route(Method::POST, "/admin/tenants/import", Some(Admin)),
         route(Method::GET, "/admin/tenants/{tenant}", Some(Responder)),
         route(Method::POST, "/admin/tenants/{tenant}", Some(Admin)),
+        // Components and groups: as the API's `.../components` and
+        // `.../component-groups` (reading for viewers, changes for responders).
+        route(Method::GET, "/admin/components", Some(Viewer)),
+        route(Method::POST, "/admin/components", Some(Responder)),
+        route(Method::GET, "/admin/components/{component}", Some(Viewer)),
+        route(
+            Method::POST,
+            "/admin/components/{component}",
+            Some(Responder),
+        ),
+        route(
+            Method::POST,
+            "/admin/components/{component}/status",
+            Some(Responder),
+        ),
+        route(Method::POST, "/admin/component-groups", Some(Responder)),
+        route(Method::GET, "/admin/component-groups/{group}", Some(Viewer)),
+        route(
+            Method::POST,
+            "/admin/component-groups/{group}",
+            Some(Responder),
+        ),
+        // Incident templates: as the API's `.../incident_templates` (reading for
+        // responders, changes for admins).
+        route(Method::GET, "/admin/templates", Some(Responder)),
+        route(Method::GET, "/admin/templates/new", Some(Responder)),
+        route(Method::POST, "/admin/templates/new", Some(Admin)),
+        route(Method::GET, "/admin/templates/{template}", Some(Responder)),
+        route(Method::POST, "/admin/templates/{template}", Some(Admin)),
+        route(Method::POST, "/admin/template-groups", Some(Admin)),
+        route(
+            Method::POST,
+            "/admin/template-groups/{template_group}",
+            Some(Admin),
+        ),
     ]
 }
 

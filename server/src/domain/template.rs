@@ -40,6 +40,10 @@ pub enum Target {
     Title,
     /// An update body: Markdown.
     Markdown,
+    /// An update body a person will read and edit before it is posted (the console's
+    /// declare form): Markdown, with a value escaped only where Markdown would act on
+    /// it, so dates, times and addresses read as typed.
+    Editing,
 }
 
 /// A component named by an incident, with its group (pod).
@@ -226,6 +230,49 @@ pub fn escape_markdown(s: &str) -> String {
     out
 }
 
+/// Escapes a value for Markdown a person edits: a backslash only before what would
+/// act as Markdown where it stands (emphasis, code, links, HTML, an entity, a block
+/// marker at the start), so `2026-04-14 (14:30)` and `https://example.com` read as
+/// typed and still render exactly as given.
+pub fn escape_markdown_for_editing(s: &str) -> String {
+    let chars: Vec<char> = s
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect();
+    let mut out = String::with_capacity(s.len() + 8);
+    // A block marker where the value starts: `#`, `>`, `-`, `+`, `=`, or `1.` / `1)`.
+    let first = chars.iter().position(|c| *c != ' ').unwrap_or(chars.len());
+    let digits = chars[first..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let ordinal = (digits > 0)
+        .then(|| first + digits)
+        .filter(|&i| matches!(chars.get(i), Some('.' | ')')));
+    let word = |i: Option<usize>| {
+        i.and_then(|i| chars.get(i))
+            .is_some_and(|c| c.is_alphanumeric())
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        let escape = match c {
+            '\\' | '`' | '*' | '[' | ']' | '<' | '~' | '|' => true,
+            // Inside a word an underscore is only a letter.
+            '_' => !(word(i.checked_sub(1)) && word(Some(i + 1))),
+            '&' => chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_alphanumeric() || *n == '#'),
+            '#' | '>' | '-' | '+' | '=' => i == first,
+            '.' | ')' => ordinal == Some(i),
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn registry(target: Target) -> Handlebars<'static> {
     let mut h = Handlebars::new();
     h.set_strict_mode(true);
@@ -233,6 +280,7 @@ fn registry(target: Target) -> Handlebars<'static> {
     match target {
         Target::Title => h.register_escape_fn(handlebars::no_escape),
         Target::Markdown => h.register_escape_fn(escape_markdown),
+        Target::Editing => h.register_escape_fn(escape_markdown_for_editing),
     }
     h
 }

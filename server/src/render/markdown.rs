@@ -361,6 +361,34 @@ mod tests {
     use super::to_html;
 
     #[test]
+    fn values_escaped_for_editing_render_as_the_fully_escaped_ones_do() {
+        use crate::domain::template::{escape_markdown, escape_markdown_for_editing};
+        for v in [
+            "2026-04-14 14:30 (UTC+02:00).",
+            "https://status.example.com/help_me?a=1&b=2",
+            "<img src=x onerror=alert(1)> **bold** _it_ `code` [link](http://x) ~~s~~ a|b",
+            "# heading",
+            "- item",
+            "1. first",
+            "3) third",
+            "> quote",
+            "api_gateway v2.1 & EU-West",
+            "&amp; &#65; \\ back",
+        ] {
+            let full = to_html(&format!("See {}", escape_markdown(v)));
+            let edit = to_html(&format!("See {}", escape_markdown_for_editing(v)));
+            assert_eq!(full, edit, "{v}");
+            let alone_full = to_html(&escape_markdown(v));
+            let alone_edit = to_html(&escape_markdown_for_editing(v));
+            assert_eq!(alone_full, alone_edit, "{v} alone");
+        }
+        assert_eq!(
+            escape_markdown_for_editing("2026-04-14 (14:30) https://example.com/a_b."),
+            "2026-04-14 (14:30) https://example.com/a_b."
+        );
+    }
+
+    #[test]
     fn images_load_only_from_allowed_origins_and_nothing_is_relative() {
         let policy = super::Policy::new(
             "https://status.example.com/status",

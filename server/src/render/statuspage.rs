@@ -159,6 +159,23 @@ impl<'a> ComponentIndex<'a> {
             .unwrap_or(&[])
     }
 
+    /// Every component and group in the board's order: each group (as the page lists
+    /// them) followed by its components, then the components in no group.
+    pub fn board_order(&self) -> Vec<&'a Component> {
+        let mut out = Vec::with_capacity(self.all.len());
+        let mut loose = Vec::new();
+        for c in self.all.iter().filter(|c| c.group_id.is_none()) {
+            if c.is_group {
+                out.push(c);
+                out.extend(self.children(&c.id).iter().copied());
+            } else {
+                loose.push(c);
+            }
+        }
+        out.extend(loose);
+        out
+    }
+
     pub fn status(&self, c: &Component) -> ComponentStatus {
         if c.is_group {
             self.children(&c.id)

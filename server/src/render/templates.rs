@@ -236,6 +236,26 @@ const BUILT_IN: &[(&str, &str)] = &[
         "admin/import",
         include_str!("../../../templates/admin/import.hbs"),
     ),
+    (
+        "admin/board",
+        include_str!("../../../templates/admin/board.hbs"),
+    ),
+    (
+        "admin/component",
+        include_str!("../../../templates/admin/component.hbs"),
+    ),
+    (
+        "admin/group",
+        include_str!("../../../templates/admin/group.hbs"),
+    ),
+    (
+        "admin/templates",
+        include_str!("../../../templates/admin/templates.hbs"),
+    ),
+    (
+        "admin/template",
+        include_str!("../../../templates/admin/template.hbs"),
+    ),
 ];
 
 pub struct Renderer {

@@ -271,18 +271,15 @@ pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, 
     Ok(ok(&component_doc(&view, id)?))
 }
 
-pub async fn create(
-    state: web::Data<AppState>,
-    actor: Actor,
-    Envelope(b): Envelope<ComponentBody>,
-) -> Result<HttpResponse, ApiError> {
+/// The component a create body asks for (the console's form makes the same body).
+pub(crate) fn new_component(b: ComponentBody) -> Result<NewComponent, ApiError> {
     let Some(name) = b.name else {
         return Err(ApiError::invalid(
             "component.name",
             "component.name is required",
         ));
     };
-    let new = NewComponent {
+    Ok(NewComponent {
         name,
         description: b.description.flatten(),
         status: b.status,
@@ -293,7 +290,59 @@ pub async fn create(
         position: b.position,
         is_group: false,
         members: Vec::new(),
+    })
+}
+
+/// The change an update body asks of a component.
+pub(crate) fn component_patch(b: ComponentBody) -> ComponentPatch {
+    ComponentPatch {
+        name: b.name,
+        description: b.description,
+        status: b.status,
+        group_id: b.group_id,
+        showcase: b.showcase,
+        only_show_if_degraded: b.only_show_if_degraded,
+        start_date: b.start_date,
+        position: b.position,
+        members: None,
+    }
+}
+
+/// The group a create body asks for.
+pub(crate) fn new_group(b: GroupBody) -> Result<NewComponent, ApiError> {
+    let Some(name) = b.name else {
+        return Err(ApiError::invalid(
+            "component_group.name",
+            "component_group.name is required",
+        ));
     };
+    Ok(NewComponent {
+        name,
+        description: b.description.flatten(),
+        position: b.position,
+        is_group: true,
+        members: b.components.unwrap_or_default(),
+        ..Default::default()
+    })
+}
+
+/// The change an update body asks of a group.
+pub(crate) fn group_patch(b: GroupBody) -> ComponentPatch {
+    ComponentPatch {
+        name: b.name,
+        description: b.description,
+        position: b.position,
+        members: b.components,
+        ..Default::default()
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    actor: Actor,
+    Envelope(b): Envelope<ComponentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let new = new_component(b)?;
     let c = write(&state, &actor, async |w| components::create(w, new).await)
         .await
         .map_err(|e| e.in_body(ComponentBody::KEY))?;
@@ -317,17 +366,7 @@ pub async fn update(
         }
         return Ok(ok(&component_doc(&view, &id)?));
     };
-    let patch = ComponentPatch {
-        name: b.name,
-        description: b.description,
-        status: b.status,
-        group_id: b.group_id,
-        showcase: b.showcase,
-        only_show_if_degraded: b.only_show_if_degraded,
-        start_date: b.start_date,
-        position: b.position,
-        members: None,
-    };
+    let patch = component_patch(b);
     write(&state, &actor, async |w| {
         components::update(w, &id, false, patch).await
     })
@@ -633,20 +672,7 @@ pub async fn create_group(
     actor: Actor,
     Envelope(b): Envelope<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(name) = b.name else {
-        return Err(ApiError::invalid(
-            "component_group.name",
-            "component_group.name is required",
-        ));
-    };
-    let new = NewComponent {
-        name,
-        description: b.description.flatten(),
-        position: b.position,
-        is_group: true,
-        members: b.components.unwrap_or_default(),
-        ..Default::default()
-    };
+    let new = new_group(b)?;
     let g = write(&state, &actor, async |w| components::create(w, new).await)
         .await
         .map_err(|e| e.in_body(GroupBody::KEY))?;
@@ -663,13 +689,7 @@ pub async fn update_group(
     let Some(b) = b else {
         return Ok(ok(&group_doc(&View::load(&state).await?, &id)?));
     };
-    let patch = ComponentPatch {
-        name: b.name,
-        description: b.description,
-        position: b.position,
-        members: b.components,
-        ..Default::default()
-    };
+    let patch = group_patch(b);
     write(&state, &actor, async |w| {
         components::update(w, &id, true, patch).await
     })

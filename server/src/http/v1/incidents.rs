@@ -543,8 +543,18 @@ pub async fn get(state: web::Data<AppState>, path: One) -> Result<HttpResponse, 
 /// `component_group_ids` into the groups' components.
 pub(crate) async fn templated(
     state: &AppState,
+    b: IncidentBody,
+    current: Option<&Incident>,
+) -> Result<IncidentBody, ApiError> {
+    templated_as(state, b, current, crate::domain::template::Target::Markdown).await
+}
+
+/// `templated`, with the template's body escaped for `body_target`.
+pub(crate) async fn templated_as(
+    state: &AppState,
     mut b: IncidentBody,
     current: Option<&Incident>,
+    body_target: crate::domain::template::Target,
 ) -> Result<IncidentBody, ApiError> {
     if b.template_id.is_none() && b.template_vars.is_some() {
         return Err(ApiError::invalid(
@@ -622,6 +632,7 @@ pub(crate) async fn templated(
         },
         current,
         now,
+        body_target,
     )
     .await?;
     b.name = b.name.or(f.name);

@@ -1,6 +1,6 @@
 //! Statuspage's manage API v1, and Herald's additions under the same prefix.
 
-mod components;
+pub(crate) mod components;
 pub(crate) mod deliveries;
 mod events;
 pub(crate) mod incidents;
@@ -8,7 +8,7 @@ pub(crate) mod pages;
 mod reports;
 pub(crate) mod series;
 pub(crate) mod subscribers;
-mod templates;
+pub(crate) mod templates;
 pub(crate) mod tenants;
 pub(crate) mod tokens;
 pub(crate) mod users;

@@ -169,7 +169,8 @@ fn doc(view: &View, t: Template) -> TemplateDoc {
     }
 }
 
-fn changes(b: TemplateBody) -> TemplateChanges {
+/// The one conversion from a template body to the store's changes.
+pub(crate) fn changes(b: TemplateBody) -> TemplateChanges {
     TemplateChanges {
         name: b.name,
         title: b.title,
@@ -366,7 +367,9 @@ pub struct Given<'a> {
     pub vars: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
-/// Renders template `id` for an incident create (`current` None) or update, at `now`.
+/// Renders template `id` for an incident create (`current` None) or update, at `now`;
+/// the body escaped for `body_target` (the API posts `Markdown`; the console's form,
+/// which a person edits before posting, asks for `Editing`).
 pub async fn fill(
     state: &AppState,
     view: &View,
@@ -374,6 +377,7 @@ pub async fn fill(
     given: Given<'_>,
     current: Option<&Incident>,
     now: DateTime<Utc>,
+    body_target: Target,
 ) -> Result<Filled, ApiError> {
     let t = match templates::get(state.store.db(), state.store.page_id(), id).await {
         Ok(t) => t,
@@ -385,6 +389,19 @@ pub async fn fill(
         }
         Err(e) => return Err(e.into()),
     };
+    fill_with(view, &t, given, current, now, body_target)
+}
+
+/// Renders template `t` (saved or not) with the page's facts: what `fill` does once
+/// the template is read. The components it names come in the board's order.
+pub fn fill_with(
+    view: &View,
+    t: &Template,
+    given: Given<'_>,
+    current: Option<&Incident>,
+    now: DateTime<Utc>,
+    body_target: Target,
+) -> Result<Filled, ApiError> {
     let in_body = |e: crate::domain::DomainError| {
         ApiError::from(crate::store::StoreError::from(e)).in_body("incident")
     };
@@ -393,10 +410,10 @@ pub async fn fill(
     let index = view.index();
     let status = given
         .status
-        .or_else(|| templates::status(&t))
+        .or_else(|| templates::status(t))
         .or(current.map(|c| c.status));
     let component_ids = if given.components.is_empty() {
-        templates::component_ids(&t)
+        templates::component_ids(t)
     } else {
         Vec::new()
     };
@@ -437,6 +454,14 @@ pub async fn fill(
             ));
         }
     }
+    // Named as the board lists them, whatever order they were given in.
+    let rank: std::collections::HashMap<&ComponentId, usize> = index
+        .board_order()
+        .into_iter()
+        .enumerate()
+        .map(|(n, c)| (&c.id, n))
+        .collect();
+    components.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
     let minutes = given
         .next_update_in_minutes
         .or_else(|| t.next_update_minutes.and_then(|m| u32::try_from(m).ok()));
@@ -486,17 +511,17 @@ pub async fn fill(
     };
     let body = match given.body {
         Some(_) => None,
-        None => Some(
-            template::render("template_id", &t.body, &facts, Target::Markdown).map_err(in_body)?,
-        ),
+        None => {
+            Some(template::render("template_id", &t.body, &facts, body_target).map_err(in_body)?)
+        }
     };
     Ok(Filled {
         name,
         body,
-        status: given.status.or_else(|| templates::status(&t)),
+        status: given.status.or_else(|| templates::status(t)),
         component_ids,
         promise,
         deliver_notifications: t.should_send_notifications,
-        template_name: t.name,
+        template_name: t.name.clone(),
     })
 }
