@@ -39,8 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_add_maintenance_series::Migration),
             Box::new(m20261204_000001_add_subscriber_follows_all::Migration),
             Box::new(m20261204_000002_add_users::Migration),
-            Box::new(m20261205_000010_add_audit_indexes::Migration),
             Box::new(m20261205_000001_add_subscriber_browse_indexes::Migration),
+            Box::new(m20261205_000010_add_audit_indexes::Migration),
         ]
     }
 }

@@ -314,6 +314,7 @@ pub async fn import(
     bytes: &[u8],
     format: Format,
     names: &Names<'_>,
+    allow: &[ipnet::IpNet],
 ) -> Result<Result<Imported, Vec<String>>, StoreError> {
     let first = if format == Format::Csv { 2 } else { 1 };
     Ok(match kind {
@@ -322,7 +323,31 @@ pub async fn import(
             Err(errors) => Err(errors),
         },
         Kind::Tenants => match tenants(bytes, format, names) {
-            Ok(rows) => Ok(crate::store::tenants::import(w, rows, first).await?),
+            Ok(rows) => {
+                // A tenant's webhooks pass the check the API makes when one is saved.
+                let mut refused = Vec::new();
+                for (n, r) in rows.iter().enumerate() {
+                    for c in r.contacts.iter().flatten() {
+                        if c.kind == crate::domain::Channel::Email {
+                            continue;
+                        }
+                        if let Err(e) =
+                            crate::notify::webhook::check_endpoint(&c.address, allow).await
+                        {
+                            refused.push(format!(
+                                "row {}: webhook {} refused: {e}",
+                                n + first,
+                                c.address
+                            ));
+                        }
+                    }
+                }
+                if refused.is_empty() {
+                    Ok(crate::store::tenants::import(w, rows, first).await?)
+                } else {
+                    Err(refused)
+                }
+            }
             Err(errors) => Err(errors),
         },
     })

@@ -429,7 +429,9 @@ async fn import(
     let names = Names::new(&components);
     let actor = store::Actor::system("cli");
     let mut w = st.begin(&actor, clock.now()).await?;
-    let result = crate::bulk::import(&mut w, kind, &bytes, format, &names).await?;
+    let allow = crate::domain::webhook::parse_allow(&settings.webhook_allow)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let result = crate::bulk::import(&mut w, kind, &bytes, format, &names, &allow).await?;
     if result.as_ref().is_ok_and(|out| out.errors.is_empty()) {
         w.commit().await?;
     } else {

@@ -871,7 +871,9 @@ async fn users_are_managed_through_the_api_and_invited_by_mail() {
         let html = html.replace(email, "X");
         match html.find("data-now=\"") {
             Some(at) => {
-                let end = html[at + 10..].find('"').map_or(html.len(), |e| at + 10 + e);
+                let end = html[at + 10..]
+                    .find('"')
+                    .map_or(html.len(), |e| at + 10 + e);
                 format!("{}{}", &html[..at], &html[end..])
             }
             None => html,

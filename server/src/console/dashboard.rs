@@ -184,7 +184,7 @@ async fn dashboard(state: &AppState, who: &Signed) -> Result<DashboardView, Stor
         0,
     )
     .await?;
-    let upcoming = incidents::list(db, page_id, incidents::Filter::Scheduled, None, 50, 0).await?;
+    let upcoming = incidents::upcoming_maintenance(db, page_id, 50).await?;
     let depth = deliveries::depth(db).await?;
     let mut incidents: Vec<OpenIncident> = open
         .iter()

@@ -366,6 +366,29 @@ async fn unconfirmed(state: &AppState, p: &Posted, incident: Option<&IncidentId>
     ledger(state, &p.who, incident, &BTreeMap::new(), shown).await
 }
 
+/// The ledger again, saying why a redelivery was refused (nothing was sent).
+async fn refused(
+    state: &AppState,
+    p: &Posted,
+    incident: Option<&IncidentId>,
+    e: &crate::http::error::ApiError,
+) -> HttpResponse {
+    use actix_web::ResponseError;
+    let error = match e {
+        crate::http::error::ApiError::Internal(_) => {
+            tracing::error!(error = %e, "redelivering");
+            "Something went wrong on the server; nothing was sent. Try again.".to_owned()
+        }
+        other => format!("Nothing was sent: {other}"),
+    };
+    let shown = Shown {
+        notice: None,
+        error: Some(error),
+        status: e.status_code(),
+    };
+    ledger(state, &p.who, incident, &BTreeMap::new(), shown).await
+}
+
 /// Sends an incident's failed, dead and cancelled deliveries again.
 #[tracing::instrument(skip_all, fields(user = %p.who.user.id))]
 pub async fn redeliver_incident(
@@ -396,10 +419,7 @@ pub async fn redeliver_incident(
             "{}/admin/incidents/{id}/deliveries?done={n}",
             state.base
         )),
-        Err(e) => {
-            tracing::error!(error = %e, "redelivering an incident");
-            pages::unavailable(&state)
-        }
+        Err(e) => refused(&state, &p, Some(&id), &e).await,
     }
 }
 
@@ -431,10 +451,7 @@ pub async fn redeliver_one(
             Some(i) => format!("{}/admin/incidents/{i}/deliveries?done={n}", state.base),
             None => format!("{}/admin/deliveries?done={n}", state.base),
         }),
-        Err(e) => {
-            tracing::error!(error = %e, "redelivering one");
-            pages::unavailable(&state)
-        }
+        Err(e) => refused(&state, &p, incident.as_ref(), &e).await,
     }
 }
 

@@ -394,7 +394,7 @@ pub async fn list(
     let loaded = async {
         let active =
             incidents::list(db, page_id, Filter::ActiveMaintenance, None, PER_LIST, 0).await?;
-        let upcoming = incidents::list(db, page_id, Filter::Scheduled, None, PER_LIST, 0).await?;
+        let upcoming = incidents::upcoming_maintenance(db, page_id, PER_LIST).await?;
         let past = incidents::list(
             db,
             page_id,
@@ -408,13 +408,12 @@ pub async fn list(
         Ok::<_, StoreError>((active, upcoming, past, all_series))
     }
     .await;
-    let (active, mut upcoming, mut past, all_series) = match loaded {
+    let (active, upcoming, mut past, all_series) = match loaded {
         Ok(x) => x,
         Err(e) => return failed(&state, &e, "the maintenance list"),
     };
     let tz = tz_of(&state);
     let now = state.clock.now();
-    upcoming.sort_by_key(|m| m.scheduled_for);
     let more = past.len() as u64 > PAST_PAGE;
     past.truncate(usize::try_from(PAST_PAGE).unwrap_or(20));
     let view = ListView {
@@ -548,21 +547,14 @@ fn check(d: &Draft, tz: Tz, now: DateTime<Utc>) -> Result<Checked, Errors> {
         None => None,
     };
     if let (Some((_, s)), Some((_, e))) = (start, end) {
-        if e <= s {
+        // The domain's rule (`check_schedule`), said next to the field.
+        if e < s {
             errors.insert(
                 "ends",
                 format!(
                     "The end ({}) must be after the start ({}).",
                     time_view(e, tz).local,
                     time_view(s, tz).local
-                ),
-            );
-        } else if rrule.is_none() && e <= now {
-            errors.insert(
-                "ends",
-                format!(
-                    "This window ended already (it is {} now): a maintenance is scheduled ahead, or at least to end later.",
-                    time_view(now, tz).local
                 ),
             );
         }
@@ -1207,21 +1199,14 @@ pub async fn reschedule(
         .map_err(|e| errors.insert("reminders", e))
         .ok();
     if let (Some((_, s)), Some((_, e))) = (start, end) {
-        if e <= s {
+        // The domain's rule (`check_schedule`), said next to the field.
+        if e < s {
             errors.insert(
                 "ends",
                 format!(
                     "The end ({}) must be after the start ({}).",
                     time_view(e, tz).local,
                     time_view(s, tz).local
-                ),
-            );
-        } else if e <= now {
-            errors.insert(
-                "ends",
-                format!(
-                    "That window would have ended already (it is {} now).",
-                    time_view(now, tz).local
                 ),
             );
         }
@@ -1235,7 +1220,8 @@ pub async fn reschedule(
         scheduled_for: Some(start),
         scheduled_until: Some(end),
         scheduled_remind_prior: Some(p.form.ticked("remind")),
-        scheduled_reminders: (!reminders.is_empty()).then_some(reminders),
+        // Empty clears them (`None` would keep the old ones).
+        scheduled_reminders: Some(reminders),
         deliver_notifications: Some(p.form.ticked("deliver_notifications")),
         ..IncidentBody::default()
     };
@@ -1443,9 +1429,11 @@ async fn series_page(state: &AppState, who: &Signed, id: &str, x: SeriesExtra) -
     let db = state.store.db();
     let loaded = async {
         let s = series::get(db, id).await?;
-        let made = series::occurrences(db, id).await?;
-        let skip = made.len().saturating_sub(SHOWN_OCCURRENCES);
-        let ids: Vec<IncidentId> = made.iter().skip(skip).map(|(_, i)| i.clone()).collect();
+        let (made, all) = series::recent_occurrences(db, id, SHOWN_OCCURRENCES as u64).await?;
+        let skip = usize::try_from(all)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(made.len());
+        let ids: Vec<IncidentId> = made.iter().map(|(_, i)| i.clone()).collect();
         let mut ms = incidents::get_many(db, &ids).await?;
         ms.sort_by_key(|m| std::cmp::Reverse(m.scheduled_for));
         Ok::<_, StoreError>((s, ms, skip))

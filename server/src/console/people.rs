@@ -172,7 +172,8 @@ pub async fn import_page(
             crate::store::components::list(state.store.db(), state.store.page_id()).await?;
         let names = Names::new(&components);
         let mut w = state.store.begin(&who.actor, state.clock.now()).await?;
-        let out = bulk::import(&mut w, kind, bytes, Format::Csv, &names).await?;
+        let allow = state.notifier.webhook_allow();
+        let out = bulk::import(&mut w, kind, bytes, Format::Csv, &names, allow).await?;
         let good = out.as_ref().is_ok_and(|o| o.errors.is_empty());
         let seq = if write && good {
             w.commit().await?

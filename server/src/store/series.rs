@@ -179,6 +179,30 @@ pub async fn occurrences(
         .collect())
 }
 
+/// The `limit` latest occurrences of series `id` (newest first) and how many it has
+/// made in all.
+pub async fn recent_occurrences(
+    db: &impl ConnectionTrait,
+    id: &str,
+    limit: u64,
+) -> Result<(Vec<(DateTime<Utc>, IncidentId)>, u64)> {
+    use sea_orm::PaginatorTrait;
+    let all = occ::Entity::find()
+        .filter(occ::Column::SeriesId.eq(id.to_owned()))
+        .count(db)
+        .await?;
+    let recent = occ::Entity::find()
+        .filter(occ::Column::SeriesId.eq(id.to_owned()))
+        .order_by_desc(occ::Column::StartsAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.starts_at, o.incident_id))
+        .collect();
+    Ok((recent, all))
+}
+
 /// Future occurrences not yet started: (start, maintenance).
 async fn waiting(w: &Write, id: &str) -> Result<Vec<(DateTime<Utc>, IncidentId)>> {
     let mut out = Vec::new();

@@ -497,7 +497,8 @@ pub async fn tally(
         .select_only()
         .column(subscribers::Column::Mode)
         .column(subscribers::Column::State)
-        .column_as(subscribers::Column::Id.count(), "n")
+        // COUNT(*): the index holds the columns read, not the id.
+        .column_as(Expr::cust("COUNT(*)"), "n")
         .filter(subscribers::Column::PageId.eq(page.clone()))
         .filter(subscribers::Column::IncidentId.is_null())
         .group_by(subscribers::Column::Mode)

@@ -5,7 +5,9 @@
 mod read;
 mod write;
 
-pub use read::{Filter, count, get, get_many, list, overdue_count, started_between};
+pub use read::{
+    Filter, count, get, get_many, list, overdue_count, started_between, upcoming_maintenance,
+};
 pub use write::{PREVIEW_ID, apply, create, preview_apply, preview_create};
 
 pub use crate::domain::incident::{Changes, Command, Outcome, PostmortemAction, Promise};

@@ -135,6 +135,24 @@ pub async fn list(
     assemble(db, models).await
 }
 
+/// Scheduled maintenances not yet started, soonest first, at most `limit`.
+pub async fn upcoming_maintenance(
+    db: &impl ConnectionTrait,
+    page_id: &PageId,
+    limit: u64,
+) -> Result<Vec<Incident>> {
+    let models = incidents::Entity::find()
+        .filter(incidents::Column::PageId.eq(page_id.clone()))
+        .filter(incidents::Column::ScheduledFor.is_not_null())
+        .filter(incidents::Column::Status.eq(IncidentStatus::Scheduled))
+        .order_by_asc(incidents::Column::ScheduledFor)
+        .order_by_asc(incidents::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    assemble(db, models).await
+}
+
 /// Incidents (not maintenances) whose impact began in `[from, to)`, oldest first, at
 /// most `limit`.
 pub async fn started_between(
