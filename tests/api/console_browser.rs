@@ -409,5 +409,24 @@ async fn script(app: &TestApp, b: &Client, link: &str) -> Step<()> {
         Duration::from_secs(45),
     )
     .await?;
+
+    // The other sections a responder works in, each looked at.
+    for (path, needle, shot) in [
+        (
+            "/admin/maintenance/new",
+            "Schedule maintenance",
+            "console-maintenance-new.png",
+        ),
+        ("/admin/components", "API", "console-components.png"),
+        (
+            "/admin/subscribers",
+            "Subscribers",
+            "console-subscribers.png",
+        ),
+    ] {
+        b.goto(&app.url(path)).await.map_err(err(path))?;
+        expect_text(b, needle).await?;
+        screenshot(b, shot).await?;
+    }
     Ok(())
 }
