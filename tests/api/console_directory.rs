@@ -349,7 +349,7 @@ async fn groups_are_created_renamed_moved_and_deleted_as_the_api_does() {
         .expect(200);
     assert!(
         page.text
-            .contains("its 1 components stay on the public page, in no group"),
+            .contains("its component stays on the public page, in no group"),
         "{}",
         page.text
     );
