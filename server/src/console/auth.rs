@@ -128,16 +128,14 @@ impl Signed {
     pub fn can_write(&self) -> bool {
         self.user.role >= Role::Responder
     }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.role >= Role::Admin
+    }
 }
 
 fn refuse(res: HttpResponse) -> actix_web::Error {
     InternalError::from_response("refused", res).into()
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, location.to_owned()))
-        .finish()
 }
 
 /// Where a request without a live session is sent.
@@ -158,7 +156,7 @@ fn to_sign_in(state: &AppState, req: &HttpRequest, expired: bool) -> HttpRespons
         q.append_pair("expired", "1");
     }
     let q = q.finish();
-    let mut res = see_other(&format!(
+    let mut res = pages::see_other(format!(
         "{}/admin/signin{}{q}",
         state.base,
         if q.is_empty() { "" } else { "?" }

@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::auth::{Form, Posted, Signed, Viewing};
-use super::incidents::{Opt, options, see_other};
-use super::pages::{self, Frame, frame, render};
+use super::incidents::{Opt, options};
+use super::pages::{self, Frame, frame, query_param, render, see_other};
 use crate::app::AppState;
 use crate::domain::{Component, ComponentId, ComponentStatus};
 use crate::http::{
@@ -279,13 +279,6 @@ async fn board_page(state: &AppState, who: &Signed, a: Again) -> HttpResponse {
     render(state, a.status, "admin/board", &view)
 }
 
-fn done_of(req: &HttpRequest) -> String {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "done")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 fn board_notice(done: &str) -> Option<&'static str> {
     match done {
         "created" => Some("The component is created and on the public page."),
@@ -303,7 +296,7 @@ pub async fn board(
     req: HttpRequest,
     Viewing(who): Viewing,
 ) -> HttpResponse {
-    let notice = board_notice(&done_of(&req));
+    let notice = board_notice(&query_param(&req, "done").unwrap_or_default());
     board_page(&state, &who, Again::fresh(notice)).await
 }
 
@@ -603,7 +596,8 @@ pub async fn component(
     path: web::Path<String>,
 ) -> HttpResponse {
     let id = ComponentId::from(path.into_inner());
-    let notice = (done_of(&req) == "saved").then(|| "The component is saved.".to_owned());
+    let notice = (query_param(&req, "done").unwrap_or_default() == "saved")
+        .then(|| "The component is saved.".to_owned());
     component_page(&state, &who, &id, Shown::ok(notice)).await
 }
 
@@ -811,7 +805,8 @@ pub async fn group(
     path: web::Path<String>,
 ) -> HttpResponse {
     let id = ComponentId::from(path.into_inner());
-    let notice = (done_of(&req) == "saved").then(|| "The group is saved.".to_owned());
+    let notice = (query_param(&req, "done").unwrap_or_default() == "saved")
+        .then(|| "The group is saved.".to_owned());
     group_page(&state, &who, &id, Shown::ok(notice)).await
 }
 

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, http::StatusCode, http::header, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use super::auth::{Form, Posted, Signed, Viewing};
 use super::dashboard::board;
-use super::pages::{self, Frame, frame, render};
+use super::pages::{self, Frame, frame, render, said, see_other, tz_of};
 use crate::app::AppState;
 use crate::domain::{
     Component, ComponentStatus, Incident, IncidentId, IncidentStatus, template::Target,
@@ -260,13 +260,6 @@ struct DeclareView {
     error: Option<String>,
 }
 
-pub(super) fn tz_of(state: &AppState) -> chrono_tz::Tz {
-    state
-        .snapshots
-        .current()
-        .map_or(chrono_tz::UTC, |s| s.data.ctx.tz)
-}
-
 async fn declare_page(
     state: &AppState,
     who: &Signed,
@@ -319,25 +312,6 @@ async fn declare_page(
 
 pub async fn declare_form(state: web::Data<AppState>, Viewing(who): Viewing) -> HttpResponse {
     declare_page(&state, &who, StatusCode::OK, &blank_draft(), None, None).await
-}
-
-/// An API error as a sentence for the form.
-pub(super) fn said(e: &ApiError) -> String {
-    match e {
-        ApiError::Internal(_) => {
-            "Something went wrong on the server; nothing was changed. Try again.".to_owned()
-        }
-        other => {
-            let m = other.to_string();
-            format!("Nothing was changed: {m}")
-        }
-    }
-}
-
-pub(super) fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
 }
 
 #[tracing::instrument(skip_all, fields(user = %p.who.user.id))]
@@ -464,9 +438,26 @@ struct UpdateRow {
 }
 
 #[derive(Debug, Serialize)]
-struct DeliveryCount {
+pub(super) struct DeliveryCount {
     channel: String,
     counts: String,
+}
+
+/// An incident's deliveries by channel, each as "3 delivered, 1 failed".
+pub(super) fn delivery_counts(
+    counts: &BTreeMap<String, BTreeMap<String, u64>>,
+) -> Vec<DeliveryCount> {
+    counts
+        .iter()
+        .map(|(channel, states)| DeliveryCount {
+            channel: channel.clone(),
+            counts: states
+                .iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -580,17 +571,7 @@ async fn incident_page(state: &AppState, who: &Signed, id: &IncidentId, x: Extra
                 notified: u.deliver_notifications,
             })
             .collect(),
-        deliveries: counts
-            .iter()
-            .map(|(channel, states)| DeliveryCount {
-                channel: channel.clone(),
-                counts: states
-                    .iter()
-                    .map(|(s, n)| format!("{n} {s}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-            .collect(),
+        deliveries: delivery_counts(&counts),
         statuses: options(
             &OPEN,
             Some(d.and_then(|d| d.status).unwrap_or(if open {

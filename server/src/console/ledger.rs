@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use super::auth::{Posted, Signed, Viewing};
-use super::pages::{self, Frame, frame, render};
+use super::incidents::{DeliveryCount, delivery_counts};
+use super::pages::{self, Frame, frame, render, see_other, tz_of};
 use crate::app::AppState;
 use crate::domain::{DeliveryState, IncidentId};
 use crate::render::time::{TimeView, time_view};
@@ -29,13 +30,6 @@ fn query(req: &HttpRequest) -> BTreeMap<String, String> {
         .filter(|(_, v)| !v.trim().is_empty())
         .map(|(k, v)| (k.into_owned(), v.trim().chars().take(256).collect()))
         .collect()
-}
-
-fn tz_of(state: &AppState) -> chrono_tz::Tz {
-    state
-        .snapshots
-        .current()
-        .map_or(chrono_tz::UTC, |s| s.data.ctx.tz)
 }
 
 #[derive(Debug, Serialize)]
@@ -145,7 +139,7 @@ struct LedgerView {
     recipient: String,
     /// The link to the next (older) page, if there may be one.
     older: Option<String>,
-    counts: Vec<(String, String)>,
+    counts: Vec<DeliveryCount>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -287,18 +281,7 @@ async fn ledger(
         } else {
             None
         },
-        counts: counts
-            .into_iter()
-            .map(|(channel, by)| {
-                (
-                    channel,
-                    by.iter()
-                        .map(|(s, n)| format!("{n} {s}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                )
-            })
-            .collect(),
+        counts: delivery_counts(&counts),
         notice: shown.notice,
         error: shown.error,
     };
@@ -345,12 +328,6 @@ pub async fn incident(
         status: StatusCode::OK,
     };
     ledger(&state, &who, Some(&id), &q, shown).await
-}
-
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
 }
 
 /// The answer when a redeliver form lacks its verb: nothing is sent.

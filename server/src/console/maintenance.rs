@@ -17,9 +17,10 @@ use serde::Serialize;
 
 use super::auth::{Form, Posted, Signed, Viewing};
 use super::incidents::{
-    Opt, PickGroup, audience_text, options, picker_with, said, see_other, ticked_with, tz_of,
+    DeliveryCount, Opt, PickGroup, audience_text, delivery_counts, options, picker_with,
+    ticked_with,
 };
-use super::pages::{self, Frame, frame, render};
+use super::pages::{self, Frame, frame, query_param, render, said, see_other, tz_of};
 use crate::app::AppState;
 use crate::domain::{
     ComponentStatus, Incident, IncidentId, IncidentStatus,
@@ -297,13 +298,6 @@ fn notice_of(req: &HttpRequest) -> Option<&'static str> {
     })
 }
 
-fn query_of(req: &HttpRequest, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
 fn failed(state: &AppState, e: &StoreError, what: &str) -> HttpResponse {
     tracing::error!(error = %e, what);
     pages::unavailable(state)
@@ -384,10 +378,10 @@ pub async fn list(
 ) -> HttpResponse {
     let db = state.store.db();
     let page_id = state.store.page_id();
-    let q: String = query_of(&req, "q")
+    let q: String = query_param(&req, "q")
         .map(|q| q.chars().take(200).collect())
         .unwrap_or_default();
-    let page = query_of(&req, "page")
+    let page = query_param(&req, "page")
         .and_then(|p| p.parse::<u64>().ok())
         .unwrap_or(1)
         .clamp(1, 10_000);
@@ -889,12 +883,6 @@ struct UpdateRow {
     notified: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct DeliveryCount {
-    channel: String,
-    counts: String,
-}
-
 /// What the forms of the page say, when one comes back.
 #[derive(Default)]
 struct Shown {
@@ -1040,17 +1028,7 @@ async fn one_page(state: &AppState, who: &Signed, id: &IncidentId, x: Extra) -> 
                 notified: u.deliver_notifications,
             })
             .collect(),
-        deliveries: counts
-            .iter()
-            .map(|(channel, states)| DeliveryCount {
-                channel: channel.clone(),
-                counts: states
-                    .iter()
-                    .map(|(s, n)| format!("{n} {s}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-            .collect(),
+        deliveries: delivery_counts(&counts),
         statuses: options(&UPDATE_STATUSES, Some(s.status.unwrap_or(m.status)), |s| {
             (s.as_str(), s.label())
         }),

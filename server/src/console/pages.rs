@@ -65,12 +65,45 @@ pub fn frame(state: &AppState, title: &str, who: Option<&Signed>, section: &'sta
         }),
         csrf: who.map(|w| w.csrf.clone()).unwrap_or_default(),
         can_write: who.is_some_and(Signed::can_write),
-        is_admin: who.is_some_and(|w| w.user.role >= Role::Admin),
+        is_admin: who.is_some_and(Signed::is_admin),
         section,
         now: state
             .clock
             .now()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
+}
+
+/// The page's time zone (UTC until the first snapshot).
+pub fn tz_of(state: &AppState) -> chrono_tz::Tz {
+    state
+        .snapshots
+        .current()
+        .map_or(chrono_tz::UTC, |s| s.data.ctx.tz)
+}
+
+/// The answer after a form did its work: go to `location` (Post/Redirect/Get).
+pub fn see_other(location: impl Into<String>) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location.into()))
+        .finish()
+}
+
+/// A field of the request's query string, trimmed; `None` when absent or blank.
+pub fn query_param(req: &actix_web::HttpRequest, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// An API error as a sentence for a form.
+pub fn said(e: &crate::http::error::ApiError) -> String {
+    match e {
+        crate::http::error::ApiError::Internal(_) => {
+            "Something went wrong on the server; nothing was changed. Try again.".to_owned()
+        }
+        other => format!("Nothing was changed: {other}"),
     }
 }
 

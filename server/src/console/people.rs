@@ -8,7 +8,7 @@ use super::auth::Signed;
 use super::pages::{self, Frame, frame, render};
 use crate::app::AppState;
 use crate::bulk::{self, Format, Kind, Names};
-use crate::domain::{Component, ComponentId, Role};
+use crate::domain::{Component, ComponentId};
 use crate::http::error::ApiError;
 
 /// The most rows a console page shows at once.
@@ -70,10 +70,6 @@ pub fn lines(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-pub fn is_admin(who: &Signed) -> bool {
-    who.user.role >= Role::Admin
 }
 
 #[derive(Serialize)]
@@ -150,7 +146,7 @@ pub async fn import_page(
         more_rows: 0,
         errors: Vec::new(),
         error: None,
-        can_import: is_admin(who),
+        can_import: who.is_admin(),
     };
     let Some(csv) = csv else {
         return render(state, StatusCode::OK, "admin/import", &view);
@@ -225,7 +221,7 @@ pub async fn import_page(
     }
     if write {
         state.shown(seq).await;
-        return super::incidents::see_other(format!(
+        return super::pages::see_other(format!(
             "{}/admin/{name}?done=imported&created={}&skipped={}",
             state.base, view.created, view.skipped
         ));

@@ -5,11 +5,11 @@
 //! same roles apply: anyone signed in may read the page's settings, only admins change
 //! them, and only admins see people and tokens.
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web};
 use serde::Serialize;
 
 use super::auth::{Form, Posted, Signed, Viewing};
-use super::pages::{self, Frame, frame, render};
+use super::pages::{self, Frame, frame, query_param, render, said, see_other, tz_of};
 use crate::app::AppState;
 use crate::domain::{Role, UserId};
 use crate::http::{
@@ -27,42 +27,6 @@ use crate::store::{StoreError, tokens, users};
 const PEOPLE_PER_PAGE: u64 = 50;
 /// The longest search text (as the API's).
 const MAX_QUERY: usize = 200;
-
-fn tz_of(state: &AppState) -> chrono_tz::Tz {
-    state
-        .snapshots
-        .current()
-        .map_or(chrono_tz::UTC, |s| s.data.ctx.tz)
-}
-
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
-
-/// The `done` of a page's query: what the form before the redirect did.
-fn done_of(req: &HttpRequest) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "done")
-        .map(|(_, v)| v.into_owned())
-}
-
-fn query_of(req: &HttpRequest, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// An API error as a sentence for a form.
-fn said(e: &ApiError) -> String {
-    match e {
-        ApiError::Internal(_) => {
-            "Something went wrong on the server; nothing was changed. Try again.".to_owned()
-        }
-        other => format!("Nothing was changed: {other}"),
-    }
-}
 
 /// The field an API error names, without the body's key (`page.name` is `name`).
 fn field_of(e: &ApiError) -> Option<(&str, &str)> {
@@ -116,10 +80,6 @@ fn role_of(form: &Form) -> Result<Role, String> {
             .parse::<Role>()
             .map_err(|_| format!("'{r}' is not a role: choose viewer, responder or admin.")),
     }
-}
-
-fn is_admin(who: &Signed) -> bool {
-    who.user.role >= Role::Admin
 }
 
 // ---------------------------------------------------------------------------------
@@ -272,7 +232,7 @@ async fn settings_page(
     let view = SettingsView {
         layout: frame(state, "Settings", Some(who), "settings"),
         sub: "page",
-        can_admin: is_admin(who),
+        can_admin: who.is_admin(),
         url: page.url.clone(),
         default_subdomain: page.subdomain(),
         max_lead: crate::store::pages::MAX_REMINDER_LEAD_MINUTES,
@@ -290,7 +250,7 @@ pub async fn page(
     req: HttpRequest,
     Viewing(who): Viewing,
 ) -> HttpResponse {
-    let notice = match done_of(&req).as_deref() {
+    let notice = match query_param(&req, "done").as_deref() {
         Some("saved") => Some("The settings are saved."),
         _ => None,
     };
@@ -516,11 +476,11 @@ pub async fn people(
     Viewing(who): Viewing,
 ) -> HttpResponse {
     let mut x = PeopleExtra::none();
-    x.q = query_of(&req, "q");
-    x.page = query_of(&req, "page")
+    x.q = query_param(&req, "q");
+    x.page = query_param(&req, "page")
         .and_then(|p| p.parse().ok())
         .unwrap_or(1);
-    x.notice = match done_of(&req).as_deref() {
+    x.notice = match query_param(&req, "done").as_deref() {
         Some("invited") => Some("The invitation is on its way by mail."),
         Some("role") => Some("The role is changed; their sessions have ended."),
         Some("link") => Some("A new sign-in link is on its way by mail."),
@@ -745,7 +705,7 @@ pub async fn token_list(
     Viewing(who): Viewing,
 ) -> HttpResponse {
     let mut x = TokensExtra::none();
-    x.notice = match done_of(&req).as_deref() {
+    x.notice = match query_param(&req, "done").as_deref() {
         Some("revoked") => Some("The token is revoked: it no longer works."),
         _ => None,
     };

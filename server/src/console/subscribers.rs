@@ -7,9 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use super::auth::{Posted, Signed, Viewing};
-use super::incidents::{said, see_other, tz_of};
-use super::pages::{self, Frame, frame, render};
-use super::people::{PAGE_SIZE, Pick, field_of, import_page, is_admin, picks};
+use super::pages::{self, Frame, frame, render, said, see_other, tz_of};
+use super::people::{PAGE_SIZE, Pick, field_of, import_page, picks};
 use crate::app::AppState;
 use crate::bulk::Kind;
 use crate::domain::{ComponentId, SubscriberId, SubscriberState};
@@ -189,7 +188,7 @@ async fn list_page(
         email: added.email,
         skip_confirmation: added.skip,
         components: picks(&all, &added.components),
-        can_import: is_admin(who),
+        can_import: who.is_admin(),
     };
     render(state, status, "admin/subscribers", &view)
 }
@@ -301,7 +300,7 @@ async fn one_page(
         let s = subscribers::get(db, id).await?;
         let all = components::list(db, state.store.page_id()).await?;
         // What was sent to them is the ledger's, which needs an admin (as the API's).
-        let sent = if super::people::is_admin(who) {
+        let sent = if who.is_admin() {
             deliveries::list(
                 db,
                 &deliveries::Filter {
@@ -355,7 +354,7 @@ async fn one_page(
             .collect(),
         can_resend: st == SubscriberState::Unconfirmed,
         can_unsubscribe: st != SubscriberState::Unsubscribed,
-        can_reactivate: is_admin(who)
+        can_reactivate: who.is_admin()
             && matches!(
                 st,
                 SubscriberState::Quarantined | SubscriberState::Unsubscribed

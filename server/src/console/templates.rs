@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::auth::{Form, Posted, Signed, Viewing};
 use super::components::{Problem, field_of};
-use super::incidents::{Opt, options, see_other};
-use super::pages::{self, Frame, frame, render};
+use super::incidents::{Opt, options};
+use super::pages::{self, Frame, frame, query_param, render, see_other};
 use crate::app::AppState;
 use crate::domain::{
     Component, ComponentId, IncidentStatus,
@@ -167,19 +167,12 @@ async fn list_page(state: &AppState, who: &Signed, a: Again) -> HttpResponse {
     render(state, a.status, "admin/templates", &view)
 }
 
-fn done_of(req: &HttpRequest) -> String {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "done")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
     Viewing(who): Viewing,
 ) -> HttpResponse {
-    let notice = match done_of(&req).as_str() {
+    let notice = match query_param(&req, "done").unwrap_or_default().as_str() {
         "deleted" => Some("The template is deleted."),
         "group-created" => Some("The template group is created."),
         "group-renamed" => Some("The template group is renamed."),
@@ -553,7 +546,7 @@ pub async fn page(
     path: web::Path<String>,
 ) -> HttpResponse {
     let id = path.into_inner();
-    let notice = match done_of(&req).as_str() {
+    let notice = match query_param(&req, "done").unwrap_or_default().as_str() {
         "created" => Some("The template is created; it is in the declare form's list.".to_owned()),
         "saved" => Some("The template is saved.".to_owned()),
         _ => None,

@@ -6,9 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use super::auth::{Form, Posted, Signed, Viewing};
-use super::incidents::{said, see_other};
-use super::pages::{self, Frame, frame, render};
-use super::people::{PAGE_SIZE, Pick, field_of, import_page, is_admin, lines, picks};
+use super::pages::{self, Frame, frame, render, said, see_other};
+use super::people::{PAGE_SIZE, Pick, field_of, import_page, lines, picks};
 use crate::app::AppState;
 use crate::bulk::Kind;
 use crate::domain::{Channel, Component, ComponentId, TenantId};
@@ -255,7 +254,7 @@ async fn list_page(
         notice,
         error_field: error.as_ref().and_then(|(_, f)| f.clone()),
         error: error.map(|(m, _)| m),
-        can_admin: is_admin(who),
+        can_admin: who.is_admin(),
     };
     render(state, status, "admin/tenants", &view)
 }
@@ -407,7 +406,7 @@ async fn tenant_page(state: &AppState, who: &Signed, id: &TenantId, x: Extra) ->
         notice: x.notice,
         error_field: x.error.as_ref().and_then(|(_, f)| f.clone()),
         error: x.error.map(|(m, _)| m),
-        can_admin: is_admin(who),
+        can_admin: who.is_admin(),
     };
     render(state, x.status, "admin/tenant", &view)
 }
